@@ -1,0 +1,303 @@
+"""Connections: one backend per connection, transactions, reconnect.
+
+``dj.conn()`` returns the process-wide connection built from ``dj.config``.
+Passwords are kept in a private attribute and never appear in a repr, a log
+line or an error message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from .backends import get_backend
+from .errors import DataJointError, LostConnectionError
+from .settings import config
+
+logger = logging.getLogger("dj_jupyter")
+
+
+def _settings_from_config(host=None, user=None, password=None, backend=None, port=None, **extra) -> dict:
+    backend = backend or config["database.backend"]
+    settings = {
+        "backend": backend,
+        "host": host if host is not None else config["database.host"],
+        "user": user if user is not None else config["database.user"],
+        "password": password if password is not None else config["database.password"],
+        "port": port,
+        "name": config["database.name"],
+        "path": config["database.path"],
+        "use_tls": config["database.use_tls"],
+        "charset": config["connection.charset"],
+    }
+    if settings["port"] is None:
+        with config.override({"database.backend": backend}):
+            settings["port"] = config["database.port"]
+    if settings["host"] and ":" in str(settings["host"]) and backend != "sqlite":
+        host_part, port_part = str(settings["host"]).rsplit(":", 1)
+        if port_part.isdigit():
+            settings["host"], settings["port"] = host_part, int(port_part)
+    settings.update(extra)
+    return settings
+
+
+class Connection:
+    """A database connection with DataJoint's transaction semantics."""
+
+    def __init__(self, host=None, user=None, password=None, port=None, use_tls=None, *, backend=None, **extra):
+        if use_tls is not None:
+            extra["use_tls"] = use_tls
+        settings = _settings_from_config(host, user, password, backend, port, **extra)
+        self.backend = get_backend(settings["backend"])
+        self._password = settings.pop("password")
+        self._settings = settings
+        self._lock = threading.RLock()
+        self._in_transaction = False
+        self._on_commit: list = []
+        self._on_rollback: list = []
+        self._raw = None
+        self.schemas: dict[str, Any] = {}
+        self._heading_cache: dict[tuple[str, str], Any] = {}
+        self._dependencies = None
+        self.connect()
+
+    # ---- identity -------------------------------------------------------------------
+    @property
+    def adapter(self):
+        """DataJoint 2.3 name for the backend object."""
+        return self.backend
+
+    @property
+    def conn_info(self) -> dict:
+        """Connection settings without the password."""
+        return dict(self._settings)
+
+    @property
+    def target(self) -> str:
+        return self.backend.describe_target(self._settings)
+
+    def __repr__(self) -> str:
+        state = "connected" if self.is_connected else "disconnected"
+        return f"DataJoint connection ({state}) {self.target}"
+
+    @property
+    def connection_id(self) -> int:
+        return self.backend.connection_id(self)
+
+    @property
+    def dependencies(self):
+        if self._dependencies is None:
+            from .dependencies import Dependencies
+
+            self._dependencies = Dependencies(self)
+        return self._dependencies
+
+    # ---- life cycle -------------------------------------------------------------------
+    def connect(self) -> None:
+        try:
+            self._raw = self.backend.connect({**self._settings, "password": self._password})
+        except DataJointError:
+            raise
+        except Exception as error:
+            message = str(error)
+            if self._password:
+                message = message.replace(str(self._password), "*****")
+            raise LostConnectionError(f"Cannot connect to {self.target}: {message}",
+                                      hint="Check host, port, user and password in dj.config or DJ_* variables.") from None
+        self._in_transaction = False
+
+    def close(self) -> None:
+        if self._raw is not None:
+            try:
+                self._raw.close()
+            except Exception:
+                pass
+        self._raw = None
+
+    @property
+    def is_connected(self) -> bool:
+        return self._raw is not None and self.backend.ping(self._raw)
+
+    def ping(self) -> bool:
+        return self.is_connected
+
+    def purge_query_cache(self) -> None:
+        self._heading_cache.clear()
+
+    # ---- queries ------------------------------------------------------------------------
+    def query(self, sql: str, args: Any = (), *, as_dict: bool = False, suppress_warnings: bool = True,
+              reconnect: bool | None = None):
+        """Run SQL with parameters (``backend.placeholder`` markers) and return the cursor."""
+        if reconnect is None:
+            reconnect = config["database.reconnect"]
+        with self._lock:
+            if self._raw is None:
+                if self._in_transaction:
+                    raise LostConnectionError("The connection was closed inside a transaction.")
+                self.connect()
+            try:
+                return self._execute(sql, args)
+            except Exception as error:
+                if not self.backend.is_connection_error(error):
+                    raise self.backend.translate_error(error) from None
+                if self._in_transaction:
+                    self._in_transaction = False
+                    self.close()
+                    raise LostConnectionError(
+                        "The database connection was lost inside a transaction; the transaction was rolled back.",
+                        hint="Nothing of the transaction was committed. Run the operation again.") from None
+                if not reconnect:
+                    raise LostConnectionError(f"The database connection to {self.target} was lost.") from None
+                logger.warning("Lost the connection to %s; reconnecting.", self.target)
+                self.close()
+                self.connect()
+                try:
+                    return self._execute(sql, args)
+                except Exception as retry_error:
+                    raise self.backend.translate_error(retry_error) from None
+
+    def _execute(self, sql: str, args: Any):
+        cursor = self._raw.cursor()
+        if args is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, tuple(args) if not isinstance(args, dict) else args)
+        return cursor
+
+    def executemany(self, sql: str, rows: list) -> int:
+        with self._lock:
+            if self._raw is None:
+                self.connect()
+            try:
+                cursor = self._raw.cursor()
+                cursor.executemany(sql, rows)
+                return cursor.rowcount
+            except Exception as error:
+                if self.backend.is_connection_error(error):
+                    in_transaction = self._in_transaction
+                    self._in_transaction = False
+                    self.close()
+                    raise LostConnectionError(
+                        "The database connection was lost during an insert"
+                        + ("; the transaction was rolled back." if in_transaction else "."),
+                        hint="Nothing of the failed statement was committed. Run the operation again.") from None
+                raise self.backend.translate_error(error) from None
+
+    def execute_ddl(self, statements: list[str] | str) -> None:
+        """Run DDL (no parameters: text is passed to the server as is)."""
+        if isinstance(statements, str):
+            statements = [statements]
+        for statement in statements:
+            self.query(statement, None)
+
+    # ---- transactions ----------------------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_transaction
+
+    def start_transaction(self) -> None:
+        if self._in_transaction:
+            raise DataJointError("Nested transactions are not supported.",
+                                 hint="Finish the open transaction before starting another.")
+        self._lock.acquire()
+        try:
+            self.query(self.backend.begin_sql(), None)
+        except Exception:
+            self._lock.release()
+            raise
+        self._in_transaction = True
+
+    def on_commit(self, callback) -> None:
+        """Run ``callback`` after the open transaction commits (now, if none is open)."""
+        if self._in_transaction:
+            self._on_commit.append(callback)
+        else:
+            callback()
+
+    def on_rollback(self, callback) -> None:
+        """Run ``callback`` if the open transaction rolls back."""
+        if self._in_transaction:
+            self._on_rollback.append(callback)
+
+    def _finish(self, committed: bool) -> None:
+        callbacks = self._on_commit if committed else list(reversed(self._on_rollback))
+        self._on_commit, self._on_rollback = [], []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception as error:
+                logger.warning("A post-transaction action failed: %s", error)
+
+    def cancel_transaction(self) -> None:
+        try:
+            if self._raw is not None:
+                try:
+                    self._raw.cursor().execute("ROLLBACK")
+                except Exception as error:
+                    if not self.backend.is_connection_error(error):
+                        raise self.backend.translate_error(error) from None
+                    self.close()
+        finally:
+            if self._in_transaction:
+                self._in_transaction = False
+                self._lock.release()
+            self._finish(committed=False)
+
+    def commit_transaction(self) -> None:
+        try:
+            self.query("COMMIT", None)
+        except Exception:
+            if self._in_transaction:
+                self._in_transaction = False
+                self._lock.release()
+            self._finish(committed=False)
+            raise
+        self._in_transaction = False
+        self._lock.release()
+        self._finish(committed=True)
+
+    @property
+    @contextmanager
+    def transaction(self) -> Iterator["Connection"]:
+        """``with conn.transaction:`` commits on success and rolls back on an exception."""
+        self.start_transaction()
+        try:
+            yield self
+        except BaseException:
+            self.cancel_transaction()
+            raise
+        else:
+            self.commit_transaction()
+
+    @contextmanager
+    def atomic(self) -> Iterator["Connection"]:
+        """A transaction if none is open, otherwise part of the open one."""
+        if self._in_transaction:
+            yield self
+        else:
+            with self.transaction:
+                yield self
+
+
+_global: dict[str, Connection] = {}
+
+
+def conn(host=None, user=None, password=None, *, reset: bool = False, backend=None, port=None, **extra) -> Connection:
+    """The process-wide connection built from ``dj.config`` (created on first use)."""
+    existing = _global.get("connection")
+    if existing is not None and not reset and host is None and user is None and password is None \
+            and backend is None and port is None and not extra:
+        return existing
+    if existing is not None:
+        existing.close()
+    connection = Connection(host, user, password, port, backend=backend, **extra)
+    _global["connection"] = connection
+    return connection
+
+
+def list_schemas(connection: Connection | None = None) -> list[str]:
+    """Names of the schemas in the database, without the system ones."""
+    connection = connection or conn()
+    return connection.backend.list_schemas(connection)

@@ -1,0 +1,1 @@
+"""The definition language: parsing (pure), types, and DDL preparation."""

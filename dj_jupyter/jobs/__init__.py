@@ -1,0 +1,1 @@
+"""Automated computation: make(), populate(), job tables and progress events."""

@@ -1,0 +1,1 @@
+"""The query algebra: headings, conditions, expressions and fetching."""

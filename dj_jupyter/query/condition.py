@@ -1,0 +1,246 @@
+"""Restrictions: every kind DataJoint accepts, turned into one SQL condition with parameters."""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataJointError, SemanticMatchError
+from .sqlexpr import compile_expression
+
+
+class AndList(list):
+    """A list of restrictions combined with AND (a plain list means OR)."""
+
+    def append(self, restriction):
+        if isinstance(restriction, AndList):
+            self.extend(restriction)
+        else:
+            super().append(restriction)
+
+
+@dataclass
+class Not:
+    """Negate a restriction: ``A & dj.Not(cond)`` is ``A - cond``."""
+
+    restriction: Any
+
+
+@dataclass
+class Top:
+    """``ORDER BY ... LIMIT ... OFFSET`` as a restriction: ``A & dj.Top(5, 'score DESC')``."""
+
+    limit: int | None = 1
+    order_by: str | list[str] | None = "KEY"
+    offset: int = 0
+
+    def __post_init__(self):
+        self.offset = self.offset or 0
+        if self.limit is not None and (not isinstance(self.limit, (int, np.integer)) or isinstance(self.limit, bool)):
+            raise TypeError("Top limit must be an integer")
+        if self.limit is not None and self.limit < 0:
+            raise DataJointError("Top limit must not be negative.")
+        if not isinstance(self.offset, (int, np.integer)) or self.offset < 0:
+            raise TypeError("The offset argument must be a non-negative integer")
+        if self.order_by is not None:
+            if isinstance(self.order_by, str):
+                self.order_by = [self.order_by]
+            elif not isinstance(self.order_by, collections.abc.Sequence) or not all(
+                    isinstance(item, str) for item in self.order_by):
+                raise TypeError("Top order_by attributes must all be strings")
+            else:
+                self.order_by = list(self.order_by)
+
+    def merge(self, other: "Top") -> "Top":
+        """Apply ``other`` to the rows selected by ``self`` (same ordering)."""
+        remaining = None if self.limit is None else max(self.limit - other.offset, 0)
+        limits = [x for x in (remaining, other.limit) if x is not None]
+        return Top(min(limits) if limits else None, self.order_by, self.offset + other.offset)
+
+
+@dataclass
+class Fragment:
+    """An SQL condition with its parameters and the attributes it reads."""
+
+    sql: str
+    params: tuple = ()
+    attributes: set = field(default_factory=set)
+    equality_columns: tuple | None = None  # set when the fragment is `a = ? AND b = ?` in this order
+
+
+def combine(fragments: list[Fragment], operator: str) -> Fragment:
+    sql = f" {operator} ".join(f"({f.sql})" for f in fragments)
+    params: tuple = ()
+    attributes: set = set()
+    for f in fragments:
+        params += f.params
+        attributes |= f.attributes
+    return Fragment(sql, params, attributes)
+
+
+def negate(fragment: Fragment | bool) -> Fragment | bool:
+    if isinstance(fragment, bool):
+        return not fragment
+    return Fragment(f"NOT ({fragment.sql})", fragment.params, fragment.attributes)
+
+
+def check_semantic_match(left, right, semantic_check: bool = True) -> list[str]:
+    """Namesakes of two expressions, raising when their lineages differ."""
+    from .expression import U
+
+    if isinstance(left, U) or isinstance(right, U):
+        return []
+    if left.connection is not right.connection:
+        raise DataJointError("Cannot combine expressions from different connections.",
+                             hint="Use tables declared on the same dj.conn().")
+    names = [n for n in left.heading.names if n in right.heading]
+    if not semantic_check or not (left.heading.lineage_available and right.heading.lineage_available):
+        return names
+    for name in names:
+        a, b = left.heading[name].lineage, right.heading[name].lineage
+        if a is None or b is None or a != b:
+            origin_a = a or "no lineage (a secondary or computed attribute)"
+            origin_b = b or "no lineage (a secondary or computed attribute)"
+            raise SemanticMatchError(
+                f"Cannot match attribute `{name}`: on the left it comes from {origin_a}, "
+                f"on the right from {origin_b}.",
+                hint=f"These are different things with the same name. Rename one side, e.g. "
+                     f"right.proj({name}_2='{name}'), or pass semantic_check=False if they really are the same.",
+            )
+    return names
+
+
+def make_condition(expr, restriction, semantic_check: bool = True) -> Fragment | bool:
+    """Turn a restriction into a Fragment, or True/False when it is constant."""
+    from .expression import QueryExpression, U
+
+    if isinstance(restriction, Not):
+        return negate(make_condition(expr, restriction.restriction, semantic_check))
+    if restriction is None:
+        return False
+    if isinstance(restriction, (bool, np.bool_)):
+        return bool(restriction)
+    if isinstance(restriction, str):
+        text = restriction.strip()
+        if text.upper() in ("TRUE", "1"):
+            return True
+        if text.upper() in ("FALSE", "0"):
+            return False
+        sql, used = compile_expression(text, expr.heading.names, expr.connection.backend)
+        return Fragment(sql, (), used)
+    if isinstance(restriction, AndList):
+        parts = [make_condition(expr, item, semantic_check) for item in restriction]
+        if any(part is False for part in parts):
+            return False
+        parts = [part for part in parts if part is not True]
+        return combine(parts, "AND") if parts else True
+    if isinstance(restriction, U):
+        return True
+    if inspect.isclass(restriction) and issubclass(restriction, QueryExpression):
+        restriction = restriction()
+    if isinstance(restriction, QueryExpression):
+        return _semijoin(expr, restriction, semantic_check)
+    if isinstance(restriction, collections.abc.Mapping):
+        return _mapping_condition(expr, restriction)
+    if isinstance(restriction, np.void):
+        return _mapping_condition(expr, {name: restriction[name] for name in restriction.dtype.names or ()})
+    try:
+        import pandas
+
+        if isinstance(restriction, pandas.DataFrame):
+            restriction = restriction.reset_index(drop=not _index_is_named(restriction)).to_dict("records")
+    except ImportError:
+        pass
+    if isinstance(restriction, np.ndarray) and restriction.dtype.names:
+        restriction = list(restriction)
+    if isinstance(restriction, (list, tuple, set, frozenset, np.ndarray, collections.abc.Iterator)) or (
+            isinstance(restriction, collections.abc.Iterable) and not isinstance(restriction, (bytes, dict))):
+        parts = [make_condition(expr, item, semantic_check) for item in restriction]
+        if any(part is True for part in parts):
+            return True
+        parts = [part for part in parts if part is not False]
+        if not parts:
+            return False
+        if _all_simple_equalities(parts):
+            return _in_list(parts, expr.connection.backend.placeholder)
+        return combine(parts, "OR")
+    raise DataJointError(f"Invalid restriction of type {type(restriction).__name__}.",
+                         hint="Restrict by a dict, a string, another query, a list of those, dj.AndList or dj.Not.")
+
+
+def _index_is_named(frame) -> bool:
+    return any(name is not None for name in frame.index.names)
+
+
+def _mapping_condition(expr, mapping) -> Fragment | bool:
+    heading = expr.heading
+    backend = expr.connection.backend
+    placeholder = backend.placeholder
+    parts = []
+    params: list = []
+    used = set()
+    for name, value in mapping.items():
+        if not isinstance(name, str) or name not in heading:
+            continue
+        attribute = heading[name]
+        if attribute.is_codec:
+            raise DataJointError(f"Cannot restrict by the {attribute.type.text} attribute `{name}`.",
+                                 hint="Restrict by primary key or other plain attributes.")
+        used.add(name)
+        column = backend.quote(name)
+        value = _scalar(value)
+        if value is None:
+            parts.append(f"{column} IS NULL")
+            continue
+        encoded = expr._encoder(name)(value)
+        if encoded is None:
+            parts.append(f"{column} IS NULL")
+        else:
+            parts.append(f"{column} = {placeholder}")
+            params.append(encoded)
+    if not used:
+        return True
+    simple = len(params) == len(parts)
+    return Fragment(" AND ".join(parts), tuple(params), used,
+                    tuple(part.split(" = ")[0] for part in parts) if simple else None)
+
+
+def _scalar(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
+def _all_simple_equalities(parts: list[Fragment]) -> bool:
+    """Every part is an equality conjunction over the same columns (a list of keys)."""
+    columns = parts[0].equality_columns
+    return len(parts) > 1 and columns is not None and all(part.equality_columns == columns for part in parts)
+
+
+def _in_list(parts: list[Fragment], placeholder: str) -> Fragment:
+    """Many keys as one ``(a, b) IN ((?, ?), ...)`` instead of a long OR chain."""
+    columns = parts[0].equality_columns
+    row = "(" + ", ".join([placeholder] * len(columns)) + ")" if len(columns) > 1 else placeholder
+    target = "(" + ", ".join(columns) + ")" if len(columns) > 1 else columns[0]
+    params: tuple = ()
+    for part in parts:
+        params += part.params
+    return Fragment(f"{target} IN (" + ", ".join([row] * len(parts)) + ")", params, set(parts[0].attributes))
+
+
+def _semijoin(expr, other, semantic_check: bool) -> Fragment | bool:
+    common = check_semantic_match(expr, other, semantic_check)
+    if not common:
+        sql, params = other.make_sql()
+        return Fragment(f"EXISTS ({sql})", params, set())
+    sql, params = other.make_sql(fields=common)
+    backend = expr.connection.backend
+    columns = ", ".join(backend.quote(name) for name in common)
+    target = f"({columns})" if len(common) > 1 else columns
+    return Fragment(f"{target} IN ({sql})", params, set(common))
