@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "jobs": {
         "auto_refresh": True,
-        "keep_completed": False,
+        "keep_completed": True,
         "stale_timeout": 3600,
         "default_priority": 5,
         "version_method": None,

@@ -33,6 +33,20 @@ class AutoPopulate:
     """Mixin: compute missing rows from upstream data with ``make(key)``."""
 
     _key_source = None
+    _upstream_key = None
+    _upstream = None
+
+    @property
+    def upstream(self):
+        """Ancestors restricted to the key being made: ``self.upstream[Session].fetch1(...)`` inside make()."""
+        if self._upstream_key is None:
+            raise DataJointError("self.upstream is only available inside make().",
+                                 hint="Outside make(), restrict the ancestor yourself: Ancestor & key.")
+        if self._upstream is None:
+            from .upstream import Upstream
+
+            self._upstream = Upstream(self, self._upstream_key)
+        return self._upstream
 
     @property
     def key_source(self):
@@ -69,6 +83,11 @@ class AutoPopulate:
 
     @property
     def jobs(self):
-        from .jobtable import JobTable
+        """The job table ``~~name`` of this table (declared on first use)."""
+        cached = self.__dict__.get("_jobs")
+        if cached is None:
+            from .jobtable import JobTable
 
-        return JobTable(self)
+            cached = JobTable(self)
+            self.__dict__["_jobs"] = cached
+        return cached

@@ -1,0 +1,336 @@
+"""Per-table job tables ``~~name``: DataJoint 2.3's columns and statuses, atomic reservation.
+
+A job row's primary key is the target table's foreign-key-derived primary key.
+Reservation is one conditional UPDATE whose row count decides who won, so any
+number of workers on any number of machines can share one database.
+"""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import logging
+import os
+import platform
+import traceback
+
+from ..codecs.blob_format import pack
+from ..declare.types import classify
+from ..errors import DataJointError, DuplicateError
+from ..query.condition import Fragment, Not
+from ..settings import config
+from ..table import FreeTable, invalidate_caches, load_heading
+from .version import code_version
+
+logger = logging.getLogger("dj_jupyter")
+
+STATUSES = ("pending", "reserved", "success", "error", "ignore")
+ERROR_MESSAGE_LENGTH = 2047
+TRUNCATED = "...truncated"
+
+
+def job_table_name(target_table_name: str) -> str:
+    return "~~" + target_table_name.lstrip("_")
+
+
+def _server_now(connection) -> datetime.datetime:
+    value = connection.query(f"SELECT {connection.backend.now_sql(3)}").fetchone()[0]
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    return value
+
+
+def _user(connection) -> str:
+    return connection.conn_info.get("user") or getpass.getuser()
+
+
+class JobTable(FreeTable):
+    """The job queue of one auto-populated table."""
+
+    def __init__(self, target):
+        self._target = target
+        super().__init__(target.connection, target.database, job_table_name(target.table_name))
+        if not self.is_declared:
+            self.declare()
+
+    @property
+    def target(self):
+        return self._target
+
+    @property
+    def tier(self):
+        return "job"
+
+    # ---- declaration --------------------------------------------------------------------------
+    def key_attributes(self) -> list[tuple[str, str]]:
+        """(name, declared type) of the target's primary-key attributes that come from foreign keys."""
+        target = self._target
+        heading = target.heading
+        inherited = set()
+        for edge in target.connection.dependencies.parents((target.database, target.table_name), primary=True):
+            inherited |= {child for child, _ in edge.columns}
+        attributes = []
+        for name in heading.primary_key:
+            if name in inherited:
+                attributes.append((name, heading[name].type.text))
+            else:
+                logger.warning("Job table of %s ignores the non-foreign-key key attribute %s.", target.table_name, name)
+        if not attributes:
+            raise DataJointError(f"{type(target).__name__} has no foreign-key primary key, so it cannot have jobs.",
+                                 hint="Auto-populated tables take their primary key from upstream tables.")
+        return attributes
+
+    @property
+    def definition(self) -> str:
+        keys = "\n".join(f"{name} : {kind}" for name, kind in self.key_attributes())
+        return f"""# job queue of {self._target.table_name}
+{keys}
+---
+status : enum('pending', 'reserved', 'success', 'error', 'ignore')
+priority : int8
+created_time = CURRENT_TIMESTAMP(3) : datetime(3)
+scheduled_time = CURRENT_TIMESTAMP(3) : datetime(3)
+reserved_time = null : datetime(3)
+completed_time = null : datetime(3)
+duration = null : float64
+error_message = "" : varchar({ERROR_MESSAGE_LENGTH})
+error_stack = null : <blob>
+user = "" : varchar(255)
+host = "" : varchar(255)
+pid = 0 : int32
+connection_id = 0 : int64
+version = "" : varchar(64)
+index(status, priority, scheduled_time)
+"""
+
+    def declare(self, context=None) -> None:
+        from ..declare.ddl import build_declaration
+
+        connection = self.connection
+        declaration = build_declaration(self.database, self.table_name, self.definition, lambda fk: None)
+        connection.execute_ddl(connection.backend.create_table_sql(declaration.ddl))
+        invalidate_caches(connection, self.database)
+        self._heading = None
+
+    # ---- views ------------------------------------------------------------------------------------
+    def _status(self, status: str):
+        return self & {"status": status}
+
+    @property
+    def pending(self):
+        return self._status("pending")
+
+    @property
+    def reserved(self):
+        return self._status("reserved")
+
+    @property
+    def errors(self):
+        return self._status("error")
+
+    @property
+    def ignored(self):
+        return self._status("ignore")
+
+    @property
+    def completed(self):
+        return self._status("success")
+
+    def _key(self, key: dict) -> dict:
+        return {name: key[name] for name in self.primary_key}
+
+    # ---- queue maintenance ---------------------------------------------------------------------
+    def refresh(self, *restrictions, delay: float = 0, priority: int | None = None,
+                stale_timeout: float | None = None, orphan_timeout: float | None = None) -> dict:
+        """Add jobs for new keys, re-pend lost work, and drop jobs whose keys vanished."""
+        target = self._target
+        priority = config["jobs.default_priority"] if priority is None else priority
+        stale_timeout = config["jobs.stale_timeout"] if stale_timeout is None else stale_timeout
+        result = {"added": 0, "removed": 0, "orphaned": 0, "re_pended": 0}
+        now = _server_now(self.connection)
+        key_source = target.key_source
+        todo = key_source
+        for restriction in restrictions:
+            todo = todo & restriction
+        new_keys = (todo - target.proj()).restrict(Not(self), semantic_check=False).proj().keys()
+        if new_keys:
+            scheduled = now + datetime.timedelta(seconds=delay)
+            rows = [{**key, "status": "pending", "priority": priority, "scheduled_time": scheduled,
+                     "created_time": now} for key in new_keys]
+            self.insert(rows, skip_duplicates=True, ignore_extra_fields=True)
+            result["added"] = len(rows)
+        gone = self.completed.restrict(Not(target.proj()), semantic_check=False)
+        repend = gone.restrict(key_source, semantic_check=False).keys()
+        if repend:
+            with self.connection.atomic():
+                for key in repend:
+                    self._set(key, status="pending", priority=priority, scheduled_time=now, reserved_time=None,
+                              completed_time=None)
+            result["re_pended"] = len(repend)
+        vanished = self.restrict(Not(key_source.proj()), semantic_check=False)
+        result["removed"] += (vanished & 'status in ("success", "error")').restrict(
+            Not(target.proj()), semantic_check=False).delete_quick(get_count=True)
+        if stale_timeout and stale_timeout > 0:
+            cutoff = now - datetime.timedelta(seconds=stale_timeout)
+            stale = (vanished & 'status != "ignore"') & self._older("created_time", cutoff)
+            result["removed"] += stale.delete_quick(get_count=True)
+        result["orphaned"] = self.release_orphans(orphan_timeout, now=now)
+        return result
+
+    def _older(self, column: str, cutoff: datetime.datetime) -> Fragment:
+        """A restriction: ``column`` earlier than ``cutoff`` (a bound parameter, not text)."""
+        backend = self.connection.backend
+        encode = backend.encoder(self.heading[column].type)
+        return Fragment(f"{backend.quote(column)} < {backend.placeholder}", (encode(cutoff),), {column})
+
+    def release_orphans(self, orphan_timeout: float | None = None, now=None) -> int:
+        """Return reservations of dead workers (or older than ``orphan_timeout`` s) to pending."""
+        now = now or _server_now(self.connection)
+        reserved = self.reserved.to_dicts()
+        if not reserved:
+            return 0
+        live = self.connection.backend.live_connection_ids(self.connection)
+        host = platform.node()
+        orphans = []
+        for job in reserved:
+            dead = False
+            if live is not None and job["connection_id"]:
+                dead = job["connection_id"] not in live
+            elif job["host"] == host and job["pid"]:
+                dead = not _pid_alive(job["pid"])
+            if not dead and orphan_timeout and job["reserved_time"] is not None:
+                dead = job["reserved_time"] < now - datetime.timedelta(seconds=orphan_timeout)
+            if dead:
+                orphans.append(self._key(job))
+        if orphans:
+            with self.connection.atomic():
+                for key in orphans:
+                    self._set(key, status="pending", reserved_time=None, host="", pid=0, connection_id=0)
+        return len(orphans)
+
+    # ---- transitions ---------------------------------------------------------------------------
+    def _set(self, key: dict, **values) -> int:
+        backend = self.connection.backend
+        heading = self.heading
+        p = backend.placeholder
+        names = list(values)
+        encoded = []
+        for name in names:
+            value = values[name]
+            if value is not None and heading[name].is_codec:
+                value = pack(value)
+                encoded.append(backend.encoder(classify("bytes"))(value))
+            else:
+                encoded.append(None if value is None else backend.encoder(heading[name].type)(value))
+        key = self._key(key)
+        conditions = " AND ".join(f"{backend.quote(k)} = {p}" for k in key)
+        key_values = [backend.encoder(heading[k].type)(v) for k, v in key.items()]
+        sql = (f"UPDATE {self.full_table_name} SET " + ", ".join(f"{backend.quote(n)} = {p}" for n in names)
+               + f" WHERE {conditions}")
+        return self.connection.query(sql, tuple(encoded) + tuple(key_values)).rowcount
+
+    def reserve(self, key: dict) -> bool:
+        """Atomically claim a pending job whose time has come; True if this worker got it."""
+        backend = self.connection.backend
+        p = backend.placeholder
+        heading = self.heading
+        key = self._key(key)
+        conditions = " AND ".join(f"{backend.quote(k)} = {p}" for k in key)
+        key_values = [backend.encoder(heading[k].type)(v) for k, v in key.items()]
+        now = backend.now_sql(3)
+        sql = (f"UPDATE {self.full_table_name} SET {backend.quote('status')} = {p}, {backend.quote('host')} = {p}, "
+               f"{backend.quote('pid')} = {p}, {backend.quote('connection_id')} = {p}, {backend.quote('user')} = {p}, "
+               f"{backend.quote('version')} = {p}, {backend.quote('reserved_time')} = {now} "
+               f"WHERE {conditions} AND {backend.quote('status')} = {p} AND {backend.quote('scheduled_time')} <= {now}")
+        args = ("reserved", platform.node(), os.getpid(), self.connection.connection_id, _user(self.connection),
+                code_version(self._target), *key_values, "pending")
+        return self.connection.query(sql, args).rowcount == 1
+
+    def complete(self, key: dict, duration: float | None = None, *, started: datetime.datetime | None = None,
+                 version: str | None = None, reserved: bool = True) -> None:
+        """Mark success (kept for provenance when ``jobs.keep_completed``), or remove the job.
+
+        ``reserved=False`` (direct populate) writes the record whether or not a job row exists.
+        """
+        if not config["jobs.keep_completed"]:
+            if reserved:
+                (self & self._key(key)).delete_quick()
+            return
+        values = dict(status="success", completed_time=datetime.datetime.now(), duration=duration,
+                      error_message="", error_stack=None, host=platform.node(), pid=os.getpid(),
+                      connection_id=self.connection.connection_id, user=_user(self.connection),
+                      version=code_version(self._target) if version is None else version)
+        if started is not None:
+            values["reserved_time"] = started
+        if reserved and self._set(key, **values):
+            return
+        self.insert1({**self._key(key), "priority": config["jobs.default_priority"], **values}, replace=True)
+
+    def error(self, key: dict, error_message: str, error_stack: str | None = None) -> None:
+        if len(error_message) > ERROR_MESSAGE_LENGTH:
+            error_message = error_message[:ERROR_MESSAGE_LENGTH - len(TRUNCATED)] + TRUNCATED
+        values = dict(status="error", completed_time=datetime.datetime.now(), error_message=error_message,
+                      error_stack=error_stack, host=platform.node(), pid=os.getpid(),
+                      connection_id=self.connection.connection_id, user=_user(self.connection),
+                      version=code_version(self._target))
+        if not self._set(key, **values):
+            try:
+                self.insert1({**self._key(key), "priority": config["jobs.default_priority"], **values})
+            except DuplicateError:
+                self._set(key, **values)
+
+    def ignore(self, key: dict) -> None:
+        """Skip this key in future populates."""
+        if not self._set(key, status="ignore"):
+            self.insert1({**self._key(key), "status": "ignore", "priority": config["jobs.default_priority"]})
+
+    def progress(self) -> dict:
+        counts = {status: 0 for status in STATUSES}
+        backend = self.connection.backend
+        rows = self.connection.query(f"SELECT {backend.quote('status')}, COUNT(*) FROM {self.full_table_name} "
+                                     f"GROUP BY {backend.quote('status')}").fetchall()
+        for status, count in rows:
+            counts[status] = int(count)
+        counts["total"] = sum(counts[s] for s in STATUSES)
+        return counts
+
+    def delete(self, *args, **kwargs):
+        """Job rows have no dependents: delete without cascade or prompt."""
+        return self.delete_quick(get_count=True)
+
+    def drop(self, *args, **kwargs):
+        self.drop_quick()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def format_error(error: BaseException) -> tuple[str, str]:
+    message = error.__class__.__name__ + (f": {error}" if str(error) else "")
+    return message, "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+def schema_job_tables(schema) -> list[JobTable]:
+    from ..table import tier_of
+
+    tables = []
+    for name in schema.list_tables():
+        if tier_of(name) in ("imported", "computed"):
+            target = FreeTable(schema.connection, schema.database, name)
+            job_name = job_table_name(name)
+            if job_name in schema.connection.backend.list_tables(schema.connection, schema.database):
+                tables.append(_ExistingJobTable(target))
+    return tables
+
+
+class _ExistingJobTable(JobTable):
+    def __init__(self, target):
+        self._target = target
+        FreeTable.__init__(self, target.connection, target.database, job_table_name(target.table_name))
