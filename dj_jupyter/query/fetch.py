@@ -94,32 +94,34 @@ def to_dicts(expr, order_by=None, limit=None, offset=None, squeeze=False, downlo
 
 
 def to_pandas(expr, order_by=None, limit=None, offset=None, squeeze=False, download_path=None):
+    """A DataFrame built column by column (primary key as index)."""
     import pandas
 
     names = expr.heading.names
     rows = _rows(expr, order_by, limit, offset)
+    raw_columns = list(zip(*rows)) if rows else [() for _ in names]
+    backend = expr.connection.backend
     data = {}
-    for i, name in enumerate(names):
+    for name, raw in zip(names, raw_columns):
         attribute = expr.heading[name]
-        raw = [row[i] for row in rows]
-        decode = decoder_for(expr, attribute, squeeze, download_path)
-        if attribute.type.category == "core" and attribute.type.name in ("datetime", "date") and rows:
-            values = [decode(v) for v in raw] if decode else raw
-            data[name] = pandas.Series(values, dtype="object") if attribute.type.name == "date" else \
-                pandas.to_datetime(pandas.Series(values, dtype="object"), errors="coerce") if None not in values else \
-                pandas.Series(values, dtype="object")
+        vectorized = backend.column_decoder(attribute.type) if attribute.type.category == "core" else None
+        if vectorized is not None and rows:
+            data[name] = vectorized(raw)
             continue
-        if decode is not None:
-            raw = [decode(v) for v in raw]
+        decode = decoder_for(expr, attribute, squeeze, download_path)
+        values = [decode(v) for v in raw] if decode is not None else raw
         numpy_type = _NUMPY_TYPES.get(attribute.type.name) if attribute.type.category == "core" else None
-        if numpy_type is not None and rows and None not in raw:
-            data[name] = np.array(raw, dtype=numpy_type)
-        elif attribute.is_blob or attribute.type.category == "codec":
-            series = np.empty(len(raw), dtype=object)
-            series[:] = raw if raw else []
-            data[name] = series
+        if numpy_type is not None and rows and None not in values:
+            data[name] = np.array(values, dtype=numpy_type)
+        elif attribute.type.category == "core" and attribute.type.name == "datetime" and rows:
+            data[name] = pandas.to_datetime(pandas.Series(values, dtype="object"), errors="coerce")
+        elif attribute.is_blob or attribute.is_codec or (attribute.type.category == "core"
+                                                          and attribute.type.name in ("date", "json", "uuid")):
+            column = np.empty(len(values), dtype=object)
+            column[:] = list(values)
+            data[name] = column
         else:
-            data[name] = raw
+            data[name] = list(values)
     frame = pandas.DataFrame(data, columns=names)
     if expr.primary_key:
         frame = frame.set_index(expr.primary_key)

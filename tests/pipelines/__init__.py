@@ -1,0 +1,1 @@
+"""Pipeline modules imported by worker subprocesses in tests (configured through DJ_* variables)."""
