@@ -35,7 +35,9 @@ def _source_hash(table_class) -> str:
         try:
             parts.append(inspect.getsource(target))
         except (OSError, TypeError):
-            continue
+            code = getattr(target, "__code__", None)
+            if code is not None:  # no source file (e.g. exec'd code): hash the compiled code instead
+                parts.append(repr((code.co_code, code.co_consts, code.co_names)))
     if not parts:
         return ""
     return "src-" + hashlib.sha1("\n".join(parts).encode()).hexdigest()[:12]
