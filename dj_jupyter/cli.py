@@ -100,6 +100,22 @@ def print_status(module_name: str) -> int:
     return 0
 
 
+def print_description(module_name: str, as_json: bool) -> int:
+    import json
+
+    from .introspect import describe_pipeline
+
+    description = describe_pipeline(module_name)
+    if as_json:
+        print(json.dumps(description, indent=1, default=str))
+        return 0
+    for table in description["tables"]:
+        print(f"{table['name']}  [{table['tier']}]  {table.get('rows', '')} rows")
+        for key in table["foreign_keys"]:
+            print(f"    -> {key['parent']} ({key['kind']})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dj-jupyter", description="dj_jupyter pipeline tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--sleep", type=float, default=5.0, help="seconds to wait when idle")
     status = commands.add_parser("status", help="per-table done/pending/reserved/error counts")
     status.add_argument("module")
+    describe = commands.add_parser("describe", help="describe a pipeline (tables, keys, lineage, jobs)")
+    describe.add_argument("module")
+    describe.add_argument("--json", action="store_true", help="machine-readable output (see the JSON Schema)")
     args = parser.parse_args(argv)
     sys.path.insert(0, "")
     try:
@@ -120,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                               args.sleep)
         if args.command == "status":
             return print_status(args.module)
+        if args.command == "describe":
+            return print_description(args.module, args.json)
     except DataJointError as error:
         print(f"dj-jupyter: {error}", file=sys.stderr)
         return 2
