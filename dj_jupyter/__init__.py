@@ -6,15 +6,19 @@ workers can install and import the core alone.
 """
 
 from . import errors
-from .codecs import Codec, get_codec, list_codecs
+from .codecs import Codec, NpyRef, ObjectRef, SchemaCodec, get_codec, list_codecs
 from .codecs.blob_format import MatCell, MatStruct
 from .connection import Connection, conn
+from .diagram import Diagram
 from .errors import DataJointError
+from .export import export, import_export
+from .introspect import describe_pipeline
 from .jobs.autopopulate import AutoPopulate
 from .query.condition import AndList, Not, Top
 from .query.expression import QueryExpression, U
 from .schema import Schema, VirtualModule, list_schemas, virtual_schema
 from .settings import config
+from .storage import gc
 from .table import FreeTable, Table
 from .tiers import Compute, Computed, Entry, Imported, Ingest, Lookup, Manual, Part
 
@@ -24,7 +28,7 @@ __all__ = [
     "__version__", "config", "conn", "Connection", "Schema", "VirtualModule", "virtual_schema", "list_schemas",
     "Table", "FreeTable", "QueryExpression", "AutoPopulate", "Manual", "Entry", "Lookup", "Imported", "Ingest",
     "Computed", "Compute", "Part", "Not", "AndList", "Top", "U", "Codec", "get_codec", "list_codecs",
-    "MatCell", "MatStruct", "errors", "DataJointError",
+    "MatCell", "MatStruct", "errors", "DataJointError", "describe_pipeline", "export", "import_export", "SchemaCodec", "ObjectRef", "NpyRef", "gc", "Diagram",
 ]
 
 

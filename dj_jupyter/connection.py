@@ -109,12 +109,14 @@ class Connection:
         self._in_transaction = False
 
     def close(self) -> None:
-        if self._raw is not None:
-            try:
-                self._raw.close()
-            except Exception:
-                pass
-        self._raw = None
+        """Close the driver connection (waits for a query running in another thread to finish)."""
+        with self._lock:
+            if self._raw is not None:
+                try:
+                    self._raw.close()
+                except Exception:
+                    pass
+            self._raw = None
 
     @property
     def is_connected(self) -> bool:
@@ -144,6 +146,7 @@ class Connection:
                     raise self.backend.translate_error(error) from None
                 if self._in_transaction:
                     self._in_transaction = False
+                    self._lock.release()  # the hold start_transaction took; cancel_transaction no longer sees it
                     self.close()
                     raise LostConnectionError(
                         "The database connection was lost inside a transaction; the transaction was rolled back.",
@@ -178,6 +181,8 @@ class Connection:
                 if self.backend.is_connection_error(error):
                     in_transaction = self._in_transaction
                     self._in_transaction = False
+                    if in_transaction:
+                        self._lock.release()  # the hold start_transaction took
                     self.close()
                     raise LostConnectionError(
                         "The database connection was lost during an insert"
@@ -295,6 +300,11 @@ def conn(host=None, user=None, password=None, *, reset: bool = False, backend=No
     connection = Connection(host, user, password, port, backend=backend, **extra)
     _global["connection"] = connection
     return connection
+
+
+def current() -> Connection | None:
+    """The process-wide connection if one was made, without creating it."""
+    return _global.get("connection")
 
 
 def list_schemas(connection: Connection | None = None) -> list[str]:

@@ -88,7 +88,10 @@ def build_cascade(expr, part_integrity: str = "enforce") -> Cascade:
                 if master_node in added_masters:
                     continue
                 master_table = FreeTable(connection, *master_node)
-                new_masters[master_node] = master_table & restrictions[node].proj()
+                # Materialise the master's keys now: the parts are deleted before their masters, so a
+                # restriction that reads the part rows would select nothing by the time the master goes.
+                keys = (master_table & restrictions[node].proj()).keys()
+                new_masters[master_node] = master_table & keys
         if not new_masters:
             break
         added_masters |= set(new_masters)

@@ -17,6 +17,7 @@ from .codecs.base import accepts_keyword, resolve
 from .errors import DataJointError, MissingAttributeError, UnknownAttributeError
 from .query.expression import QueryExpression
 from .storage.ledger import ObjectLedger
+from .storage.references import store_attributes
 
 
 def _rows_from(rows, heading_names: list[str]) -> Iterable[dict]:
@@ -130,7 +131,8 @@ def insert_rows(table, rows, *, replace=False, skip_duplicates=False, ignore_ext
     batches: dict[tuple[str, ...], list[tuple]] = {}
     required = [a.name for a in heading._attributes if not a.nullable and a.default is None and not a.autoincrement]
     chunk = chunk_size or 10_000
-    with connection.atomic():
+    replaced: dict[tuple[str, ...], list[dict]] | None = {} if mode == "replace" and store_attributes(heading) else None
+    with connection.atomic(), ledger.batched():  # queued small objects are written before the commit
         for row in _rows_from(rows, names):
             unknown = [k for k in row if k not in heading]
             if unknown:
@@ -156,12 +158,25 @@ def insert_rows(table, rows, *, replace=False, skip_duplicates=False, ignore_ext
                 values.append(encoder(row[name], key))
             batch = batches.setdefault(columns, [])
             batch.append(tuple(values))
+            if replaced is not None:
+                replaced.setdefault(columns, []).append(key)
             if len(batch) >= chunk:
+                _release_replaced(table, ledger, replaced, columns)
                 _flush(table, columns, batch, mode)
                 batch.clear()
         for columns, batch in batches.items():
             if batch:
+                _release_replaced(table, ledger, replaced, columns)
                 _flush(table, columns, batch, mode)
+        if mode == "skip":  # objects written for rows skipped as duplicates are removed after commit
+            ledger.release_unreferenced_writes_after_commit()
+
+
+def _release_replaced(table, ledger, replaced, columns) -> None:
+    """Before rows are replaced, release the objects they reference (removed after commit if unreferenced)."""
+    if replaced and replaced.get(columns):
+        keys = replaced.pop(columns)
+        ledger.release_after_commit(ledger.referenced_paths(table & keys, None))
 
 
 def _flush(table, columns, batch, mode) -> None:
@@ -186,15 +201,17 @@ def _insert_from_query(table, query: QueryExpression, mode: str, ignore_extra_fi
 
 def update_row(table, row: dict) -> None:
     if not isinstance(row, collections.abc.Mapping):
-        raise DataJointError("update1() takes one row as a dict.")
+        raise DataJointError("update1() takes one row as a dict.", hint="Pass {primary key..., attribute: value}.")
     heading = table.heading
     key = {k: row[k] for k in table.primary_key if k in row}
     if len(key) != len(table.primary_key):
         missing = [k for k in table.primary_key if k not in row]
-        raise DataJointError(f"update1() needs the full primary key; missing {', '.join(missing)}.")
+        raise DataJointError(f"update1() needs the full primary key; missing {', '.join(missing)}.",
+                             hint="Include every primary key attribute to identify the row to change.")
     unknown = [k for k in row if k not in heading]
     if unknown:
-        raise UnknownAttributeError(f"update1(): {type(table).__name__} has no attribute(s) {', '.join(unknown)}.")
+        raise UnknownAttributeError(f"update1(): {type(table).__name__} has no attribute(s) {', '.join(unknown)}.",
+                                    hint=f"Attributes are: {', '.join(heading.names)}.")
     changes = {k: v for k, v in row.items() if k not in table.primary_key}
     if not changes:
         return
@@ -205,7 +222,7 @@ def update_row(table, row: dict) -> None:
     backend = table.connection.backend
     p = backend.placeholder
     ledger = ObjectLedger(table.connection)
-    with table.connection.atomic():
+    with table.connection.atomic(), ledger.batched():
         old_paths = ledger.referenced_paths(restricted, list(changes))
         values = [_ColumnEncoder(table, heading[name], ledger)(value, key) for name, value in changes.items()]
         assignments = ", ".join(f"{backend.quote(name)} = {p}" for name in changes)

@@ -425,10 +425,10 @@ class Config:
             (secrets / ".gitignore").write_text("*\n!.gitignore\n")
         return target.resolve()
 
-    def get_store_spec(self, store: str | None = None) -> dict[str, Any]:
+    def get_store_spec(self, store: str | None = None, *, use_filepath_default: bool = False) -> dict[str, Any]:
         from .storage.spec import store_spec
 
-        return store_spec(self, store)
+        return store_spec(self, store, use_filepath_default=use_filepath_default)
 
     def __repr__(self) -> str:
         shown = {}

@@ -142,10 +142,13 @@ class TableMeta(type):
         "restrict", "is_declared", "make_sql", "preview", "cursor", "provenance", "upstream", "size_on_disk",
         "insert_dataframe", "validate",
     }
+    # on a class not yet decorated with a schema these raise "not bound to a schema" instead of a TypeError
+    _needs_schema = {"describe", "insert", "insert1", "update1", "delete", "delete_quick", "drop", "drop_quick",
+                     "to_dicts", "to_pandas", "fetch", "fetch1", "keys", "populate"}
 
     def __getattribute__(cls, name):
         if name in TableMeta._instance_attributes and type.__getattribute__(cls, "__dict__").get("_is_base_tier") is None:
-            if type.__getattribute__(cls, "database") is not None or name in ("describe",):
+            if type.__getattribute__(cls, "database") is not None or name in TableMeta._needs_schema:
                 return getattr(cls(), name)
         return super().__getattribute__(name)
 
@@ -366,6 +369,13 @@ class Table(QueryExpression, metaclass=TableMeta):
                 n for n in frame.index.names if n) <= set(self.primary_key)
         self.insert(frame.reset_index() if index_as_pk else frame, **kwargs)
 
+    @property
+    def staged_insert1(self):
+        """``with Table.staged_insert1 as staged:`` writes objects straight into the store, then inserts the row."""
+        from .storage.staged import staged_insert1
+
+        return staged_insert1(self)
+
     def update1(self, row: dict) -> None:
         """Change secondary attributes of one existing row (identified by its full primary key)."""
         from .inserts import update_row
@@ -408,6 +418,12 @@ class Table(QueryExpression, metaclass=TableMeta):
         from .deletes import drop_tables
 
         drop_tables(self, prompt=prompt, part_integrity=part_integrity)
+
+    def provenance(self, key: dict):
+        """The upstream rows, code version, worker and timing behind one row (a tree that renders in notebooks)."""
+        from .introspect import provenance
+
+        return provenance(self, key)
 
     def size_on_disk(self) -> int:
         return self.connection.backend.table_size(self.connection, self.database, self.table_name)
@@ -462,16 +478,13 @@ def _split_full_name(connection, name: str) -> tuple[str, str]:
 
 
 def tier_of(table_name: str) -> str:
+    """The tier a stored table name encodes: DataJoint's prefixes and the ``master__part`` form."""
     if table_name.startswith("~"):
         return "hidden"
-    base = table_name.split("__")
-    if table_name.startswith("__"):
-        return "part" if len(base) > 3 else "computed"
-    if table_name.startswith("_"):
-        return "part" if len(table_name[1:].split("__")) > 1 else "imported"
-    if table_name.startswith("#"):
-        return "part" if len(table_name[1:].split("__")) > 1 else "lookup"
-    return "part" if len(base) > 1 else "manual"
+    for prefix, tier in (("__", "computed"), ("_", "imported"), ("#", "lookup"), ("", "manual")):
+        if table_name.startswith(prefix):
+            return "part" if "__" in table_name[len(prefix):] else tier
+    return "manual"
 
 
 def resolve_reference(fk: ForeignKeyDecl, context: dict, declaring: Table) -> ResolvedParent:

@@ -4,7 +4,7 @@
 # service starts during the install).
 set -euo pipefail
 
-PACKAGES=(postgresql mariadb-server mariadb-client graphviz chromium fonts-dejavu-core)
+PACKAGES=(postgresql mariadb-server mariadb-client graphviz chromium fonts-dejavu-core nodejs)
 
 is_installed() {
     # dpkg status "install ok installed" is the reliable check; command presence is a
@@ -19,6 +19,7 @@ is_installed() {
         mariadb-client)  command -v mariadb >/dev/null 2>&1 ;;
         graphviz)        command -v dot >/dev/null 2>&1 ;;
         chromium)        command -v chromium >/dev/null 2>&1 ;;
+        nodejs)          command -v node >/dev/null 2>&1 ;;  # the widgets' JavaScript unit tests
         *)               return 1 ;;
     esac
 }

@@ -20,6 +20,10 @@ if str(ROOT) not in sys.path:
 
 from tests.tooling import servers  # noqa: E402
 
+# pytest imports this file as the module ``conftest``; tests that write ``from tests.conftest import ...``
+# must get this same module (one ``_servers`` registry), not a second copy that starts its own servers.
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
+
 ALL_BACKENDS = ("sqlite", "postgresql", "mysql")
 BACKENDS = tuple(b.strip() for b in os.environ.get("DJ_TEST_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b.strip())
 SERVER_BACKENDS = tuple(b for b in BACKENDS if b != "sqlite")
@@ -108,3 +112,14 @@ def _quiet_safemode():
 
     with dj.config.override(safemode=False):
         yield
+
+
+# ---- object stores (local folder and S3 on a moto server); DJ_TEST_STORES limits the kinds ----
+from tests.object_stores import STORE_KINDS, store_env  # noqa: E402
+
+
+@pytest.fixture(params=STORE_KINDS)
+def object_store(request, tmp_path):
+    """A fresh store configured as dj.config['stores'] = {'default': 'main', 'main': ...} for the test."""
+    with store_env(request.param, tmp_path, s3_server) as env:
+        yield env

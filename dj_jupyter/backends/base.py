@@ -235,6 +235,10 @@ class Backend:
 
     no_limit = "18446744073709551615"
 
+    def page_sql(self, sql: str) -> str:
+        """``sql`` followed by LIMIT and OFFSET as parameters: one statement text for every page."""
+        return f"{sql} LIMIT {self.placeholder} OFFSET {self.placeholder}"
+
     def delete_sql(self, table_ref: str, key: Sequence[str] | None, select_sql: str, expr=None) -> str:
         """DELETE the rows of ``table_ref`` that ``select_sql`` selects (by primary key)."""
         if not key:
@@ -254,6 +258,22 @@ class Backend:
 
     def table_size(self, conn, schema: str, table: str) -> int:
         return 0
+
+    def estimate_rows(self, conn, sql: str, params=()) -> int | None:
+        """The planner's estimate of the rows ``sql`` returns, when it is cheap; None if unknown."""
+        return None
+
+    def enum_order_sql(self, term: str, values: tuple) -> str:
+        """An ORDER BY term that sorts an enum in declaration order (native enums already do)."""
+        return term
+
+    def now_sql(self, precision: int = 3) -> str:
+        """The server's local time as an SQL expression comparable with datetime columns."""
+        return f"CURRENT_TIMESTAMP({precision})"
+
+    def live_connection_ids(self, conn) -> set[int] | None:
+        """Ids of the server's open connections, or None when the backend cannot tell."""
+        return None
 
     def random_sql(self) -> str:
         return "RANDOM()"
@@ -302,6 +322,12 @@ class Backend:
                 return _decode_bytes
         return None
 
+    def column_decoder(self, declared) -> Callable[[Sequence], Any] | None:
+        """A vectorized decoder for a whole column of a core type (used to build DataFrames), or None."""
+        if declared.name == "bool":
+            return _bool_column
+        return None
+
     def encode_bool(self, value):
         if value is None:
             return None
@@ -334,7 +360,10 @@ class Backend:
             return None
         if isinstance(value, float) and math.isnan(value):
             return None
-        return decimal.Decimal(str(value)) if not isinstance(value, decimal.Decimal) else value
+        try:
+            return decimal.Decimal(str(value)) if not isinstance(value, decimal.Decimal) else value
+        except decimal.InvalidOperation:
+            raise DataJointError(f"{value!r} is not a decimal number.") from None
 
     def encode_datetime(self, value):
         if value is None:
@@ -493,6 +522,12 @@ def _encode_native(value):
     if isinstance(value, uuid.UUID):
         return value.bytes
     return value
+
+
+def _bool_column(values):
+    if None in values:
+        return np.array([None if v is None else bool(v) for v in values], dtype=object)
+    return np.array(values, dtype=bool)
 
 
 def _decode_bool(value):

@@ -19,6 +19,8 @@ import re
 import sqlite3
 import sys
 from pathlib import Path
+
+import numpy as np
 from typing import Sequence
 
 from ..errors import (
@@ -148,7 +150,8 @@ class SQLiteBackend(Backend):
 
     def connect(self, settings: dict) -> sqlite3.Connection:
         path = self.database_path(settings)
-        if str(path) not in _announced and not settings.get("quiet"):
+        configured = settings.get("path") or settings.get("name")
+        if not configured and str(path) not in _announced and not settings.get("quiet"):
             _announced.add(str(path))
             print(f"[dj_jupyter] Using the SQLite database {path} "
                   "(set dj.config['database.path'] to choose another).", file=sys.stderr)
@@ -180,9 +183,11 @@ class SQLiteBackend(Backend):
     def column_sql_type(self, column: ColumnDDL, schema: str) -> str:
         declared = column.declared
         name = declared.name
+        # "INT", not "INTEGER": a lone INTEGER primary key would become an alias of the rowid, which
+        # ignores its default and turns an inserted NULL into a fresh number instead of an error.
         if declared.category == "core":
             if name.startswith("int") or name == "bool":
-                return "INTEGER"
+                return "INT"
             if name.startswith("float") or name == "decimal":
                 return "REAL"
             if name in ("uuid", "bytes"):
@@ -190,7 +195,7 @@ class SQLiteBackend(Backend):
             return "TEXT"
         native = name.lower()
         if re.match(r"(tiny|small|medium|big)?int|integer|serial|bit|boolean|year", native):
-            return "INTEGER"
+            return "INTEGER" if ("auto_increment" in native or "serial" in native) else "INT"
         if re.match(r"double|float|real|decimal|numeric|dec|fixed", native):
             return "REAL"
         if re.search(r"blob|binary|bytea", native):
@@ -360,8 +365,10 @@ class SQLiteBackend(Backend):
             if origin == "pk":
                 continue
             columns = tuple(r[0] for r in conn.query("SELECT name FROM pragma_index_info(?) ORDER BY seqno", (name,)).fetchall())
-            result.append((columns, bool(unique)))
-        return result
+            result.append((columns, bool(unique), name))
+        # in declaration order (the pragma lists the newest first), so describe() is stable
+        number = lambda name: int(m.group(1)) if (m := re.search(r"\.idx(\d+)$", name)) else -1
+        return [(columns, unique) for columns, unique, _ in sorted(result, key=lambda r: number(r[2]))]
 
     # ---- DML -------------------------------------------------------------------------------
     def conflict_clause(self, columns, primary_key, on_duplicate):
@@ -396,6 +403,15 @@ class SQLiteBackend(Backend):
         except Exception:
             return 0
 
+    def enum_order_sql(self, term: str, values: tuple) -> str:
+        cases = " ".join(f"WHEN {self.string_literal(v)} THEN {i}" for i, v in enumerate(values))
+        return f"CASE {term} {cases} END"
+
+    def now_sql(self, precision: int = 3) -> str:
+        if precision:
+            return "strftime('%Y-%m-%d %H:%M:%f', 'now', 'localtime')"
+        return "datetime('now', 'localtime')"
+
     def like_is_case_sensitive(self) -> bool:
         return False
 
@@ -413,6 +429,13 @@ class SQLiteBackend(Backend):
             return lambda v: _iso(base(v)) if isinstance(v, (datetime.date, datetime.time, datetime.timedelta)) else (
                 float(v) if isinstance(v, decimal.Decimal) else base(v))
         return base
+
+    def column_decoder(self, declared):
+        if declared.category == "core" and declared.name == "datetime":
+            return _datetime_column
+        if declared.category == "core" and declared.name == "date":
+            return _date_column
+        return super().column_decoder(declared)
 
     def decoder(self, declared):
         if declared.category == "core":
@@ -455,6 +478,9 @@ class SQLiteBackend(Backend):
                 return MissingTableError(f"{message}.", hint="Declare the table (or activate its schema) first.")
             if "no such column" in message:
                 return UnknownAttributeError(f"{message}.", hint="Check the attribute names against the heading.")
+            if "parser stack overflow" in message or "too many terms" in message or "Expression tree is too large" in message:
+                return QuerySyntaxError(f"The query is nested too deeply for SQLite ({message}).",
+                                        hint="Fetch an intermediate result, or restrict by keys instead of deep expressions.")
             if "syntax error" in message or "unrecognized token" in message:
                 return QuerySyntaxError(f"SQL syntax error: {message}.")
             if "database is locked" in message:
@@ -492,6 +518,18 @@ def _iso(value):
     if isinstance(value, datetime.timedelta):
         return str(value)
     return value
+
+
+def _datetime_column(values):
+    import pandas
+
+    return pandas.to_datetime(pandas.Series(values, dtype="object"), format="ISO8601", errors="coerce")
+
+
+def _date_column(values):
+    column = np.empty(len(values), dtype=object)
+    column[:] = [None if v is None else datetime.date.fromisoformat(v) for v in values]
+    return column
 
 
 def _parse_datetime(value):

@@ -53,6 +53,14 @@ class Codec:
     def validate(self, value: Any) -> None:
         """Raise TypeError or ValueError for values this codec cannot store."""
 
+    @staticmethod
+    def _codec_config(key: dict | None = None, context: dict | None = None):
+        """The configuration a codec call should use: the caller's, else ``dj.config``."""
+        config = (context or {}).get("config") or (key or {}).get("_config")
+        if config is None:
+            from ..settings import config
+        return config
+
     def referenced_paths(self, stored: Any) -> list[tuple[str, str | None]]:
         """Store paths that a stored value refers to, as (path, store) pairs."""
         value = stored

@@ -124,7 +124,8 @@ def build_declaration(schema: str, table: str, definition: str | TableSpec,
             declared_storage, _store = storage_type(attribute.type)
             column = ColumnDDL(child_name, declared_storage, item.nullable, None,
                                column_comment(attribute.type, attribute.comment),
-                               type_schema=parent.schema)
+                               # a named type (PostgreSQL enum) lives where the attribute was first declared
+                               type_schema=origin.split(".", 1)[0])
             add_column(child_name, column, item.in_key, origin, item.line)
             pairs.append((child_name, parent_name))
         foreign_keys.append(ForeignKeyInfo((schema, table), (parent.schema, parent.table), tuple(pairs)))

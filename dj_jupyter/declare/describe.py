@@ -54,15 +54,21 @@ def describe_table(table, context: dict | None = None) -> str:
     emitted_edges = set()
     in_key = True
     unique_fk_indexes = set()
+    # A foreign key is written once all its columns have been seen (as DataJoint does), so that
+    # overlapping references (a part's `-> master` and `-> Other.Part`) are all regenerated.
+    positions = {a.name: i for i, a in enumerate(heading._attributes)}
+    edges = sorted(edges, key=lambda e: min(positions.get(c, len(positions)) for c, _ in e.columns))
+    seen: set[str] = set()
     for attribute in heading._attributes:
         if attribute.name.startswith("_"):
             continue
         if in_key and not attribute.in_key:
             lines.append("---")
             in_key = False
-        edge = next((e for e in edges if attribute.name in dict(e.columns)), None)
-        if edge is not None:
-            if id(edge) in emitted_edges:
+        seen.add(attribute.name)
+        covering = [e for e in edges if attribute.name in dict(e.columns)]
+        for edge in covering:
+            if id(edge) in emitted_edges or not all(c in seen for c, _ in edge.columns):
                 continue
             emitted_edges.add(id(edge))
             columns = tuple(c for c, _ in edge.columns)
@@ -78,6 +84,7 @@ def describe_table(table, context: dict | None = None) -> str:
                 reference += ".proj(" + ", ".join(f"{c}='{p}'" for c, p in renames) + ")"
             option_text = f"[{', '.join(options)}] " if options else ""
             lines.append(f"-> {option_text}{reference}")
+        if covering:
             continue
         default = _format_default(attribute)
         text = attribute.name + (f" = {default}" if default else "") + f" : {attribute.type.text}"

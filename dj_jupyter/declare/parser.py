@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import DataJointError
-from .types import DeclaredType, classify
+from .types import INTEGER_RANGES, DeclaredType, classify
 
 ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 FOREIGN_KEY_OPTIONS = ("nullable", "unique")
@@ -113,7 +113,8 @@ class _Scan:
                 return i
             i += 1
         if quote:
-            raise DataJointError("Unterminated quoted string.")
+            raise DataJointError("Unterminated quoted string.",
+                                 hint="Close every quote; escape an inner quote with a backslash.")
         return -1
 
 
@@ -195,6 +196,10 @@ def _check_default_type(declared: DeclaredType, default: Default, line: str) -> 
     value = default.value
     if declared.name.startswith("int") and not (isinstance(value, int) and not isinstance(value, bool)):
         raise _error(line, f"default {value!r} is not an integer.", "Give an integer default.")
+    if declared.name in INTEGER_RANGES and not INTEGER_RANGES[declared.name][0] <= value <= INTEGER_RANGES[declared.name][1]:
+        low, high = INTEGER_RANGES[declared.name]
+        raise _error(line, f"default {value} is out of the range of {declared.name} ({low}..{high}).",
+                     "Give a default within the range, or choose a wider integer type.")
     if declared.name.startswith("float") and not isinstance(value, (int, float)):
         raise _error(line, f"default {value!r} is not a number.", "Give a numeric default.")
     if declared.name == "enum" and value not in declared.params:
@@ -208,7 +213,10 @@ _REFERENCE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)
 
 
 def parse_foreign_key(line: str, in_key: bool) -> ForeignKeyDecl:
-    body = line.split("->", 1)[1]
+    before, body = line.split("->", 1)
+    if before.strip():
+        raise _error(line, f"`{before.strip()}` comes before the arrow.",
+                     "A foreign key line starts with the arrow: `-> Parent`.")
     hash_at = _Scan(body, "#").find()
     if hash_at >= 0:
         body = body[:hash_at]
@@ -231,7 +239,7 @@ def parse_foreign_key(line: str, in_key: bool) -> ForeignKeyDecl:
     if proj_at >= 0:
         reference = body[:proj_at].strip()
         renames = _parse_proj_renames(body[proj_at + 1:], line)
-    reference = re.sub(r"\s+", "", reference)
+    reference = re.sub(r"\s*\.\s*", ".", reference.strip())
     if not _REFERENCE.fullmatch(reference):
         raise _error(line, f"`{reference}` is not a table name.",
                      "Reference a table class, e.g. `-> Subject`, `-> lab.Subject` or `-> Subject.proj(mother='subject_id')`.")
@@ -288,6 +296,18 @@ def _is_foreign_key(line: str) -> bool:
     return arrow >= 0 and not any(c in line[:arrow] for c in "\"'#:=")
 
 
+def _named(parse, line: str, *args):
+    """Run a line parser; an error raised below it without naming the line is re-raised naming it."""
+    try:
+        return parse(line, *args)
+    except DataJointError as error:
+        if f'"{line}"' in str(error):
+            raise
+        problem = str(error).split("\nHint:")[0]
+        raise _error(line, problem[:1].lower() + problem[1:],
+                     error.hint or "Check the syntax of this line.") from None
+
+
 def parse_definition(definition: str) -> TableSpec:
     """Parse a whole definition; every malformed line raises ``DataJointError`` naming it."""
     if not isinstance(definition, str):
@@ -297,9 +317,10 @@ def parse_definition(definition: str) -> TableSpec:
     lines = [line.strip() for line in definition.strip().splitlines()]
     comment = ""
     if lines and lines[0].startswith("#"):
-        comment = lines.pop(0)[1:].strip()
+        first = lines.pop(0)
+        comment = first[1:].strip()
         if comment.startswith(":"):
-            raise DataJointError("The table comment must not start with a colon.", hint="Remove the leading colon.")
+            raise _error(first, "the table comment must not start with a colon.", "Remove the leading colon.")
     in_key = True
     has_separator = False
     items: list = []
@@ -315,11 +336,11 @@ def parse_definition(definition: str) -> TableSpec:
                 raise _error(line, "text after the separator.", "Put `---` on a line of its own.")
             in_key, has_separator = False, True
         elif _is_foreign_key(line):
-            items.append(parse_foreign_key(line, in_key))
+            items.append(_named(parse_foreign_key, line, in_key))
         elif _INDEX.fullmatch(line.split("#")[0].strip()):
-            indexes.append(parse_index(line))
+            indexes.append(_named(parse_index, line))
         else:
-            attribute = parse_attribute(line, in_key)
+            attribute = _named(parse_attribute, line, in_key)
             if attribute.name in names:
                 raise _error(line, f"attribute `{attribute.name}` is declared twice.", "Remove or rename one of them.")
             names.add(attribute.name)

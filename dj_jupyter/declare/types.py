@@ -38,7 +38,7 @@ _CORE_PATTERNS = [
 _CODEC = re.compile(r"<\s*([A-Za-z_][A-Za-z0-9_]*)\s*(@\s*([A-Za-z_][A-Za-z0-9_\-]*)?)?\s*>")
 
 _NATIVE_PATTERNS = [
-    re.compile(r"(tiny|small|medium|big)?int(eger)?(\s*\(\s*\d+\s*\))?(\s+unsigned)?(\s+zerofill)?(\s+auto_increment)?", re.I),
+    re.compile(r"((tiny|small|medium|big)?int|integer)(\s*\(\s*\d+\s*\))?(\s+unsigned)?(\s+zerofill)?(\s+auto_increment)?", re.I),
     re.compile(r"serial|bigserial|smallserial", re.I),
     re.compile(r"(decimal|numeric|dec|fixed)(\s*\(\s*\d+\s*(,\s*\d+\s*)?\))?(\s+unsigned)?(\s+zerofill)?", re.I),
     re.compile(r"(double(\s+precision)?|float|real)(\s*\(\s*\d+\s*(,\s*\d+\s*)?\))?(\s+unsigned)?", re.I),
@@ -102,7 +102,8 @@ def classify(type_text: str) -> DeclaredType:
             if name in ("char", "varchar"):
                 length = int(match.group(1))
                 if length < 1 or length > 65535:
-                    raise DataJointError(f"{name}({length}) has an invalid length; use 1 to 65535.")
+                    raise DataJointError(f"{name}({length}) has an invalid length.",
+                                         hint=f"Give a length from 1 to 65535, e.g. {name}(64).")
                 return DeclaredType(f"{name}({length})", "core", name, (length,))
             if name == "decimal":
                 precision, scale = int(match.group(1)), int(match.group(2))
@@ -115,7 +116,8 @@ def classify(type_text: str) -> DeclaredType:
             if name == "enum":
                 values = parse_enum_values(match.group(1))
                 if len(set(values)) != len(values):
-                    raise DataJointError(f"enum values must be distinct in `{text}`.")
+                    raise DataJointError(f"enum values must be distinct in `{text}`.",
+                                         hint="List each enum value once.")
                 canonical = "enum(" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
                 return DeclaredType(canonical, "core", "enum", values)
     match = _CODEC.fullmatch(text)

@@ -108,7 +108,12 @@ index(status, priority, scheduled_time)
 
         connection = self.connection
         declaration = build_declaration(self.database, self.table_name, self.definition, lambda fk: None)
-        connection.execute_ddl(connection.backend.create_table_sql(declaration.ddl))
+        try:
+            connection.execute_ddl(connection.backend.create_table_sql(declaration.ddl))
+        except DataJointError:
+            # workers starting together all see no job table; the losers of the race use the winner's
+            if connection.in_transaction or not self.is_declared:
+                raise
         invalidate_caches(connection, self.database)
         self._heading = None
 

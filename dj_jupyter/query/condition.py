@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataJointError, SemanticMatchError
+from .heading import COMPUTED_TYPE
 from .sqlexpr import compile_expression
 
 
@@ -70,6 +71,7 @@ class Fragment:
     params: tuple = ()
     attributes: set = field(default_factory=set)
     equality_columns: tuple | None = None  # set when the fragment is `a = ? AND b = ?` in this order
+    maybe_null: bool = False  # the condition can be NULL (it compares nullable values)
 
 
 def combine(fragments: list[Fragment], operator: str) -> Fragment:
@@ -79,17 +81,37 @@ def combine(fragments: list[Fragment], operator: str) -> Fragment:
     for f in fragments:
         params += f.params
         attributes |= f.attributes
-    return Fragment(sql, params, attributes)
+    return Fragment(sql, params, attributes, maybe_null=any(f.maybe_null for f in fragments))
 
 
 def negate(fragment: Fragment | bool) -> Fragment | bool:
+    """The complement of a restriction.
+
+    A condition that compares NULLs is NULL, and ``NOT NULL`` is NULL too, so a
+    plain NOT would drop those rows from both ``A & c`` and ``A - c``. For
+    dicts and queries ``A - c`` means "the rows of A that match nothing in c",
+    so such conditions are negated with ``IS NOT TRUE``.
+    """
     if isinstance(fragment, bool):
         return not fragment
+    if fragment.maybe_null:
+        return Fragment(f"({fragment.sql}) IS NOT TRUE", fragment.params, fragment.attributes)
     return Fragment(f"NOT ({fragment.sql})", fragment.params, fragment.attributes)
 
 
-def check_semantic_match(left, right, semantic_check: bool = True) -> list[str]:
-    """Namesakes of two expressions, raising when their lineages differ."""
+def _may_be_null(*attributes) -> bool:
+    """Whether values of these attributes can be NULL (nullable columns, outer-joined or computed values)."""
+    return any(a is not None and (a.nullable or a.expression is not None or a.type is COMPUTED_TYPE)
+               for a in attributes)
+
+
+def check_semantic_match(left, right, semantic_check: bool = True, *, missing_matches: bool = False) -> list[str]:
+    """Namesakes of two expressions, raising when their lineages differ.
+
+    A missing lineage (a secondary or computed attribute) matches nothing, except
+    with ``missing_matches=True`` (the union), where two missing lineages are equal:
+    ``A + B`` stacks rows of the same attributes rather than matching unrelated ones.
+    """
     from .expression import U
 
     if isinstance(left, U) or isinstance(right, U):
@@ -102,22 +124,43 @@ def check_semantic_match(left, right, semantic_check: bool = True) -> list[str]:
         return names
     for name in names:
         a, b = left.heading[name].lineage, right.heading[name].lineage
+        if missing_matches and a is None and b is None:
+            continue
         if a is None or b is None or a != b:
-            origin_a = a or "no lineage (a secondary or computed attribute)"
-            origin_b = b or "no lineage (a secondary or computed attribute)"
             raise SemanticMatchError(
-                f"Cannot match attribute `{name}`: on the left it comes from {origin_a}, "
-                f"on the right from {origin_b}.",
-                hint=f"These are different things with the same name. Rename one side, e.g. "
-                     f"right.proj({name}_2='{name}'), or pass semantic_check=False if they really are the same.",
+                f"Cannot match attribute `{name}`: its lineage differs between the operands "
+                f"(left: {_origin(a)}; right: {_origin(b)}). Same-named attributes are matched only when "
+                f"they come from the same origin.",
+                hint=f"If they are different things, rename one side before combining, e.g. "
+                     f"right.proj(..., {_suggested_name(name, b)}='{name}') or left.proj(..., {_suggested_name(name, a)}='{name}'). "
+                     f"If they really are the same thing, pass semantic_check=False "
+                     f"(expr.join(other, semantic_check=False) or expr.restrict(other, semantic_check=False)). "
+                     f"If a primary-key attribute shows no lineage, repair the schema with schema.rebuild_lineage().",
             )
     return names
+
+
+def _origin(lineage: str | None) -> str:
+    return lineage if lineage else "no lineage (a secondary or computed attribute)"
+
+
+def _suggested_name(name: str, lineage: str | None) -> str:
+    """A new name for a clashing attribute: prefixed by the table it comes from, when known."""
+    if lineage:
+        parts = lineage.split(".")
+        if len(parts) >= 3:
+            table = parts[-2].lstrip("#_").split("__")[-1]
+            if table and table != name and not name.startswith(table + "_"):
+                return f"{table}_{name}"
+    return f"{name}_2"
 
 
 def make_condition(expr, restriction, semantic_check: bool = True) -> Fragment | bool:
     """Turn a restriction into a Fragment, or True/False when it is constant."""
     from .expression import QueryExpression, U
 
+    if isinstance(restriction, Fragment):
+        return restriction
     if isinstance(restriction, Not):
         return negate(make_condition(expr, restriction.restriction, semantic_check))
     if restriction is None:
@@ -183,6 +226,7 @@ def _mapping_condition(expr, mapping) -> Fragment | bool:
     parts = []
     params: list = []
     used = set()
+    compared = []  # attributes compared with `=`: NULL in the row makes the comparison NULL
     for name, value in mapping.items():
         if not isinstance(name, str) or name not in heading:
             continue
@@ -202,11 +246,13 @@ def _mapping_condition(expr, mapping) -> Fragment | bool:
         else:
             parts.append(f"{column} = {placeholder}")
             params.append(encoded)
+            compared.append(attribute)
     if not used:
         return True
     simple = len(params) == len(parts)
+    maybe_null = _may_be_null(*compared)
     return Fragment(" AND ".join(parts), tuple(params), used,
-                    tuple(part.split(" = ")[0] for part in parts) if simple else None)
+                    tuple(part.split(" = ")[0] for part in parts) if simple else None, maybe_null)
 
 
 def _scalar(value):
@@ -231,7 +277,8 @@ def _in_list(parts: list[Fragment], placeholder: str) -> Fragment:
     params: tuple = ()
     for part in parts:
         params += part.params
-    return Fragment(f"{target} IN (" + ", ".join([row] * len(parts)) + ")", params, set(parts[0].attributes))
+    return Fragment(f"{target} IN (" + ", ".join([row] * len(parts)) + ")", params, set(parts[0].attributes),
+                    maybe_null=any(part.maybe_null for part in parts))
 
 
 def _semijoin(expr, other, semantic_check: bool) -> Fragment | bool:
@@ -242,5 +289,9 @@ def _semijoin(expr, other, semantic_check: bool) -> Fragment | bool:
     sql, params = other.make_sql(fields=common)
     backend = expr.connection.backend
     columns = ", ".join(backend.quote(name) for name in common)
+    if other._top is not None:
+        # MySQL and MariaDB refuse LIMIT directly inside IN (...): select from it as a derived table
+        sql = f"SELECT {columns} FROM ({sql}) AS {backend.quote('_in')}"
     target = f"({columns})" if len(common) > 1 else columns
-    return Fragment(f"{target} IN ({sql})", params, set(common))
+    maybe_null = any(_may_be_null(expr.heading[name], other.heading[name]) for name in common)
+    return Fragment(f"{target} IN ({sql})", params, set(common), maybe_null=maybe_null)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from ..errors import DataJointError, UnknownAttributeError
 from .condition import AndList, Fragment, Not, Top, check_semantic_match, combine, make_condition
 from .heading import Attribute, Heading, computed_attribute
-from .sqlexpr import compile_expression, suggest
+from .sqlexpr import compile_expression, passthrough_column, suggest
 from . import fetch as fetch_module
 
 _ORDER_ITEM = re.compile(r"\s*([a-z][a-z0-9_]*)\s*(?:\s(ASC|DESC))?\s*", re.I)
@@ -42,6 +42,7 @@ class QueryExpression:
     _where: tuple[Fragment, ...] = ()
     _group_by: tuple[str, ...] | None = None
     _top: Top | None = None
+    _order: tuple[str, ...] = ()  # the Top's ORDER BY items, resolved when the Top was applied
     _distinct: bool = False
     _projected: bool = False
     _union: tuple | None = None
@@ -70,7 +71,7 @@ class QueryExpression:
     def _copy(self, **changes) -> "QueryExpression":
         """A derived expression: always a plain QueryExpression, even when self is a table."""
         result = QueryExpression()
-        for key in ("_connection", "_heading", "_sources", "_where", "_group_by", "_top", "_distinct",
+        for key in ("_connection", "_heading", "_sources", "_where", "_group_by", "_top", "_order", "_distinct",
                     "_projected", "_union"):
             setattr(result, key, getattr(self, key))
         for key, value in changes.items():
@@ -103,6 +104,9 @@ class QueryExpression:
         backend = self.connection.backend
         if self._union is not None:
             return self._union_sql(fields)
+        if self._distinct and fields is not None and set(fields) != set(self.heading.names):
+            # DISTINCT over fewer columns would merge rows: select them from the distinct set
+            return self.make_subquery().make_sql(fields)
         names = self.heading.names if fields is None else list(fields)
         select = []
         for name in names:
@@ -121,7 +125,8 @@ class QueryExpression:
         if self._group_by is not None and self._group_by:
             sql += " GROUP BY " + ", ".join(backend.quote(n) for n in self._group_by)
         if self._top is not None:
-            sql += self._order_sql(self._top.order_by) + backend.limit_sql(self._top.limit, self._top.offset)
+            sql += (" ORDER BY " + ", ".join(self._order) if self._order else "") + backend.limit_sql(
+                self._top.limit, self._top.offset)
         return sql, tuple(params)
 
     def _from_sql(self, params: list) -> str:
@@ -144,11 +149,8 @@ class QueryExpression:
                 parts.append(f"LEFT JOIN {item} ON 1 = 1" if source.join == "left" else f"CROSS JOIN {item}")
         return " ".join(parts)
 
-    def _order_sql(self, order_by) -> str:
-        items = self._order_items(order_by)
-        return (" ORDER BY " + ", ".join(items)) if items else ""
-
     def _order_items(self, order_by) -> list[str]:
+        """ORDER BY items in SQL, resolved against this heading (computed attributes by their expression)."""
         if order_by is None:
             order_by = ["KEY"]
         if isinstance(order_by, str):
@@ -162,7 +164,7 @@ class QueryExpression:
             match = re.fullmatch(r"KEY(\s+(ASC|DESC))?", stripped, re.I)
             if match:
                 direction = (" " + match.group(2).upper()) if match.group(2) else ""
-                items.extend(backend.quote(n) + direction for n in self.primary_key)
+                items.extend(self._order_term(n) + direction for n in self.primary_key)
                 continue
             match = _ORDER_ITEM.fullmatch(stripped)
             if not match:
@@ -171,28 +173,43 @@ class QueryExpression:
             name, direction = match.group(1), match.group(2)
             if name not in self.heading:
                 raise UnknownAttributeError(f"Cannot sort by `{name}`: not an attribute.{suggest(name, self.heading.names)}")
-            items.append(backend.quote(name) + (" " + direction.upper() if direction else ""))
+            items.append(self._order_term(name) + (" " + direction.upper() if direction else ""))
         return items
+
+    def _order_term(self, name: str) -> str:
+        attribute = self.heading[name]
+        backend = self.connection.backend
+        term = backend.quote(name) if attribute.expression is None else f"({attribute.expression})"
+        if attribute.type.category == "core" and attribute.type.name == "enum":
+            return backend.enum_order_sql(term, attribute.type.params)
+        return term
 
     def _union_sql(self, fields) -> tuple[str, tuple]:
         left, right = self._union
         backend = self.connection.backend
         names = self.heading.names if fields is None else list(fields)
         if not left.heading.secondary_attributes and not right.heading.secondary_attributes:
-            key = self.primary_key
-            sql1, p1 = left.make_sql(key)
-            sql2, p2 = right.make_sql(key)
-            union = f"SELECT * FROM ({sql1}) AS {backend.quote('_u1')} UNION SELECT * FROM ({sql2}) AS {backend.quote('_u2')}"
-            cols = ", ".join(backend.quote(n) for n in names)
-            return f"SELECT {cols or '1'} FROM ({union}) AS {backend.quote('_u')}", p1 + p2
-        all_names = self.heading.names
-        first = left.join(right, left=True, semantic_check=False)
-        second = (right - left).proj(..., **{n: "NULL" for n in left.heading.secondary_attributes})
-        sql1, p1 = first.make_sql(all_names)
-        sql2, p2 = second.make_sql(all_names)
-        union = f"SELECT * FROM ({sql1}) AS {backend.quote('_u1')} UNION ALL SELECT * FROM ({sql2}) AS {backend.quote('_u2')}"
+            columns = self.primary_key
+            members, operator = [left, right], "UNION"
+        else:
+            # rows of the left operand, extended by the right one; then the rows only on the right, extended by
+            # the left operand (which matches nothing there): its columns are NULL, typed by the database
+            columns = self.heading.names
+            first = left.join(right, left=True, semantic_check=False)
+            second = right.restrict(Not(left), semantic_check=False).join(left, left=True, semantic_check=False)
+            members, operator = [first, second], "UNION ALL"
+        parts, params = [], ()
+        for number, member in enumerate(members):
+            sql, member_params = member.make_sql(columns)
+            if member._top is not None:  # ORDER BY ... LIMIT cannot stand inside a compound SELECT
+                sql = f"SELECT * FROM ({sql}) AS {backend.quote(f'_u{number}')}"
+            parts.append(sql)
+            params += member_params
+        union = f" {operator} ".join(parts)
+        if names == columns:
+            return union, params
         cols = ", ".join(backend.quote(n) for n in names)
-        return f"SELECT {cols or '1'} FROM ({union}) AS {backend.quote('_u')}", p1 + p2
+        return f"SELECT {cols or '1'} FROM ({union}) AS {backend.quote('_u')}", params
 
     @property
     def sql(self) -> str:
@@ -218,16 +235,14 @@ class QueryExpression:
         return self._copy(_where=self._where + (condition,))
 
     def _restrict_top(self, top: Top) -> "QueryExpression":
-        if top.order_by is not None:
-            self._order_items(top.order_by)  # validate now, not at fetch time
-        if self._union is not None:
-            base = self.make_subquery()
-            return base._copy(_top=Top(top.limit, top.order_by or ["KEY"], top.offset))
-        if self._top is None:
-            return self._copy(_top=Top(top.limit, top.order_by or ["KEY"], top.offset))
-        if top.order_by is None or top.order_by == self._top.order_by:
+        """Apply ``dj.Top``: a new Top with the same (or no) ordering narrows the existing one."""
+        if self._top is not None and (top.order_by is None or top.order_by == self._top.order_by):
             return self._copy(_top=self._top.merge(top))
-        return self.make_subquery()._copy(_top=top)
+        base = self
+        if self._top is not None or self._union is not None or self._distinct:
+            base = self.make_subquery()
+        top = Top(top.limit, top.order_by if top.order_by is not None else ["KEY"], top.offset)
+        return base._copy(_top=top, _order=tuple(base._order_items(top.order_by)))
 
     def __and__(self, restriction) -> "QueryExpression":
         return self.restrict(restriction)
@@ -256,8 +271,7 @@ class QueryExpression:
         duplicates: dict[str, str] = {}
         computed: dict[str, str] = {}
         for new, value in named.items():
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", new):
-                raise DataJointError(f"`{new}` is not a valid attribute name.", hint="Use lowercase letters, digits and _.")
+            _check_new_name(new)
             if not isinstance(value, str):
                 raise DataJointError(f"proj({new}=...) takes an attribute name or an SQL expression string.")
             text = value.strip()
@@ -305,7 +319,8 @@ class QueryExpression:
                 compiled[new] = "NULL"
             else:
                 compiled[new], _ = compile_expression(text, heading.names, backend, where="projection")
-        result_heading = heading.project(keep, {**renames, **duplicates}, compiled, backend.quote)
+        sources = {new: passthrough_column(text) for new, text in computed.items() if text.upper() != "NULL"}
+        result_heading = heading.project(keep, {**renames, **duplicates}, compiled, backend.quote, sources)
         changed = len(result_heading) != len(heading) or bool(renames or duplicates or compiled)
         return self._copy(_heading=result_heading, _projected=self._projected or changed)
 
@@ -337,7 +352,10 @@ class QueryExpression:
                 f"the left side lacks {', '.join(missing)} of the right side's primary key.",
                 hint="Use an inner join (*) or extend a table that has all of the other's primary key.")
         a = self if self._mergeable else self.make_subquery()
-        b = other if (other._mergeable and not other._has_left_join and not (left and other._where)) \
+        # b's sources are appended to a's FROM clause: that is only right when b is one plain table
+        # (or a cross product that shares nothing with a) and, for a left join, has no WHERE of its own
+        multi = len(other._sources) > 1 and (bool(common) or left)
+        b = other if (other._mergeable and not other._has_left_join and not multi and not (left and other._where)) \
             else other.make_subquery()
         for name in common:
             if a.heading[name].expression is not None:
@@ -370,17 +388,11 @@ class QueryExpression:
             other = other()
         if not isinstance(other, QueryExpression):
             raise DataJointError("A query expression can only be unioned with another query expression.")
-        check_semantic_match(self, other, True)
-        if set(self.primary_key) != set(other.primary_key):
-            raise DataJointError("The operands of a union must have the same primary key.",
-                                 hint=f"Left: {self.primary_key}; right: {other.primary_key}.")
-        shared = set(self.heading.secondary_attributes) & set(other.heading.secondary_attributes)
-        if shared:
-            raise DataJointError(f"The operands of a union must not share secondary attributes ({', '.join(sorted(shared))}).",
-                                 hint="Project them away from one side with proj().")
+        check_semantic_match(self, other, True, missing_matches=True)
+        heading = self.heading.union(other.heading)  # checks the primary keys and secondary attributes
         result = QueryExpression()
         result._connection = self.connection
-        result._heading = self.heading.union(other.heading).plain()
+        result._heading = heading.plain()
         result._union = (self, other)
         return result
 
@@ -398,21 +410,27 @@ class QueryExpression:
             group = group()
         if not isinstance(group, QueryExpression):
             raise DataJointError("aggr() needs a query expression to aggregate.")
+        for new in named:
+            _check_new_name(new)
         common = check_semantic_match(self, group, True)
         key = self.primary_key
-        for name in named:
-            if name in self.heading:
-                raise DataJointError(f"The aggregate `{name}` has the name of an existing attribute.",
-                                     hint="Choose a new name.")
+        base = self.proj(*attributes)
+        base.heading.aggregate(group.heading, named)  # group -> self, and no name clashes
         outer = not exclude_nonmatching
         left = self if self._mergeable else self.make_subquery()
-        right = group if (group._mergeable and not group._has_left_join and not (outer and group._where)) \
-            else group.make_subquery()
-        names = left.heading.names + [n for n in right.heading.names if n not in left.heading]
         count_column = None
         if outer:
-            candidates = [n for n in group.heading.names if n not in self.heading]
-            count_column = candidates[0] if candidates else None
+            # count(*) must count matching rows only: count a column of the group that is never NULL
+            candidates = [n for n in group.heading.primary_key if n not in self.heading] + [
+                n for n in group.heading.secondary_attributes if n not in self.heading and not group.heading[n].nullable]
+            if candidates:
+                count_column = candidates[0]
+            else:
+                count_column = "dj_matched_row_"
+                group = group.proj(..., **{count_column: "1"})
+        right = group if (group._mergeable and not group._has_left_join and len(group._sources) == 1
+                          and not (outer and group._where)) else group.make_subquery()
+        names = left.heading.names + [n for n in right.heading.names if n not in left.heading]
         backend = self.connection.backend
         compiled = {}
         for new, text in named.items():
@@ -422,12 +440,13 @@ class QueryExpression:
                                                   count_column=count_column, where="aggregation")
         first, *rest = right._sources
         sources = left._sources + (replace(first, join="left" if outer else "inner", using=tuple(common)),) + tuple(rest)
-        grouped_heading = Heading([left.heading[n] for n in key] + [computed_attribute(n, sql) for n, sql in compiled.items()],
+        like = {n: _passthrough(right.heading, text) or _passthrough(left.heading, text) for n, text in named.items()}
+        grouped_heading = Heading([left.heading[n] for n in key]
+                                  + [computed_attribute(n, sql, like.get(n)) for n, sql in compiled.items()],
                                   left.heading.lineage_available)
         grouped = QueryExpression._build(self.connection, grouped_heading, sources, left._where + right._where)
         grouped._group_by = tuple(key)
         grouped._projected = True
-        base = self.proj(*attributes)
         return base.join(grouped.make_subquery(), semantic_check=False)
 
     aggregate = aggr
@@ -444,21 +463,18 @@ class QueryExpression:
 
     # ---- fetching ----------------------------------------------------------------------------------
     def cursor(self, *, order_by=None, limit=None, offset=None, fields=None):
-        expr = self
-        if order_by is not None or limit is not None or offset:
-            if limit is not None or offset:
-                if order_by is None:
-                    order_by = ["KEY"]
-            expr = self._fetch_frame(order_by, limit, offset)
+        expr = self._fetch_frame(order_by, limit, offset)
         sql, params = expr.make_sql(fields)
         return self.connection.query(sql, params)
 
     def _fetch_frame(self, order_by, limit, offset) -> "QueryExpression":
-        base = self if (self._top is None and self._union is None) else self.make_subquery()
-        if order_by is None:
-            order_by = ["KEY"]
-        base._order_items(order_by)
-        return base._copy(_top=Top(limit, order_by, offset or 0))
+        """The expression restricted by ``dj.Top(limit, order_by, offset)``, as DataJoint's fetch does.
+
+        Without ``order_by``, an existing Top's ordering is kept (its window narrowed), else KEY.
+        """
+        if order_by is None and limit is None and not offset:
+            return self
+        return self._restrict_top(Top(limit, order_by, offset or 0))
 
     def to_dicts(self, order_by=None, limit=None, offset=None, squeeze=False, download_path=None):
         return fetch_module.to_dicts(self, order_by, limit, offset, squeeze=squeeze, download_path=download_path)
@@ -493,12 +509,17 @@ class QueryExpression:
                                          as_dict=as_dict, squeeze=squeeze, download_path=download_path)
 
     def head(self, limit=25, **kwargs):
-        return self.to_dicts(order_by="KEY", limit=limit) if not kwargs.get("format") else self.fetch(
-            order_by="KEY", limit=limit, **kwargs)
+        """The first ``limit`` rows by primary key (``format=`` is the DataJoint 0.14 form, via fetch())."""
+        if kwargs.get("format"):
+            return self.fetch(order_by="KEY", limit=limit, **kwargs)
+        return self.to_dicts(order_by="KEY", limit=limit)
 
     def tail(self, limit=25, **kwargs):
-        rows = self.to_dicts(order_by="KEY DESC", limit=limit)
-        return rows[::-1]
+        """The last ``limit`` rows by primary key, in ascending order."""
+        if kwargs.get("format"):
+            result = self.fetch(order_by="KEY DESC", limit=limit, **kwargs)
+            return result.iloc[::-1] if kwargs["format"] == "frame" else result[::-1]
+        return self.to_dicts(order_by="KEY DESC", limit=limit)[::-1]
 
     def __len__(self) -> int:
         return fetch_module.count(self)
@@ -531,6 +552,17 @@ class QueryExpression:
         return self.make_sql()[0]
 
 
+def _check_new_name(name: str) -> None:
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise DataJointError(f"`{name}` is not a valid attribute name.",
+                             hint="Name new attributes with lowercase letters, digits and _, starting with a letter.")
+
+
+def _passthrough(heading: Heading, text: str) -> Attribute | None:
+    column = passthrough_column(text)
+    return heading[column] if column in heading else None
+
+
 def _u_class():
     return U
 
@@ -553,12 +585,10 @@ class U:
             other = other()
         if not isinstance(other, QueryExpression):
             raise DataJointError("dj.U(...) can only be restricted by a query expression.")
-        missing = [n for n in self._primary_key if n not in other.heading]
-        if missing:
-            raise UnknownAttributeError(f"dj.U attributes {missing} are not in the expression.")
+        other.heading.universal(self._primary_key)  # every attribute must exist
         reshaped = other._top is not None or other._union is not None or other._group_by is not None or other._distinct
         base = other.make_subquery() if reshaped else other
-        heading = base.heading.with_attributes([replace(base.heading[n], in_key=True) for n in self._primary_key])
+        heading = base.heading.universal(self._primary_key)
         return base._copy(_heading=heading, _distinct=True, _projected=True)
 
     def __rand__(self, other):
@@ -585,12 +615,14 @@ class U:
         backend = group.connection.backend
         compiled = {}
         for new, text in named.items():
+            _check_new_name(new)
             if new in self._primary_key:
                 raise DataJointError(f"The aggregate `{new}` has the name of a grouping attribute.")
             sql, _ = compile_expression(text, base.heading.names, backend, allow_aggregates=True, where="aggregation")
             compiled[new] = sql
         heading = Heading([replace(base.heading[n], in_key=True, expression=None) for n in self._primary_key]
-                          + [computed_attribute(n, s) for n, s in compiled.items()], base.heading.lineage_available)
+                          + [computed_attribute(n, s, _passthrough(base.heading, named[n])) for n, s in compiled.items()],
+                          base.heading.lineage_available)
         result = QueryExpression._build(group.connection, heading, base._sources, base._where)
         result._group_by = tuple(self._primary_key)
         result._projected = True

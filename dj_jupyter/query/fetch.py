@@ -117,9 +117,7 @@ def to_pandas(expr, order_by=None, limit=None, offset=None, squeeze=False, downl
             data[name] = pandas.to_datetime(pandas.Series(values, dtype="object"), errors="coerce")
         elif attribute.is_blob or attribute.is_codec or (attribute.type.category == "core"
                                                           and attribute.type.name in ("date", "json", "uuid")):
-            column = np.empty(len(values), dtype=object)
-            column[:] = list(values)
-            data[name] = column
+            data[name] = _object_column(values)
         else:
             data[name] = list(values)
     frame = pandas.DataFrame(data, columns=names)
@@ -152,9 +150,7 @@ def to_arrays(expr, attrs, include_key=False, order_by=None, limit=None, offset=
     for i, name in enumerate(names):
         if rows:
             if dtype[name] == object:
-                column = np.empty(len(rows), dtype=object)
-                column[:] = columns[i]
-                result[name] = column
+                result[name] = _object_column(columns[i])
             else:
                 result[name] = columns[i]
     return result.view(np.recarray)
@@ -169,6 +165,18 @@ def _field_type(attribute: Attribute, column: list):
     return object
 
 
+def _object_column(values) -> np.ndarray:
+    """A 1-d object array holding ``values`` as they are.
+
+    Filled element by element: slice assignment would let numpy coerce array-likes
+    (e.g. lazy ``NpyRef`` references, which would then download their payloads).
+    """
+    column = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        column[i] = value
+    return column
+
+
 def _as_array(values: list, attribute: Attribute) -> np.ndarray:
     numpy_type = _NUMPY_TYPES.get(attribute.type.name) if attribute.type.category == "core" else None
     if numpy_type is not None and None not in values:
@@ -176,9 +184,7 @@ def _as_array(values: list, attribute: Attribute) -> np.ndarray:
     if numpy_type in (np.float32, np.float64):
         return np.array([np.nan if v is None else v for v in values], dtype=numpy_type)
     if attribute.is_blob or attribute.is_codec:
-        array = np.empty(len(values), dtype=object)
-        array[:] = values
-        return array
+        return _object_column(values)
     try:
         array = np.array(values)
         if array.ndim != 1:

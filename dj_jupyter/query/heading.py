@@ -61,7 +61,10 @@ class Attribute:
 COMPUTED_TYPE = DeclaredType("<computed>", "native", "<computed>")
 
 
-def computed_attribute(name: str, expression: str) -> Attribute:
+def computed_attribute(name: str, expression: str, like: Attribute | None = None) -> Attribute:
+    """A computed attribute; ``like`` gives it the type of the column it passes through (``max(date)``)."""
+    if like is not None and not like.is_codec and not like.is_blob:
+        return Attribute(name=name, type=like.type, nullable=True, expression=expression, sql_type=like.sql_type)
     return Attribute(name=name, type=COMPUTED_TYPE, expression=expression)
 
 
@@ -160,8 +163,13 @@ class Heading:
         """The heading of a subquery over this one: every attribute becomes a plain column."""
         return self.with_attributes(replace(a, expression=None) for a in self._attributes)
 
-    def project(self, keep: list[str], renames: dict[str, str], computed: dict[str, str], quote) -> "Heading":
-        """Keep ``keep``, add ``renames`` (new -> old) next to their source, append ``computed``."""
+    def project(self, keep: list[str], renames: dict[str, str], computed: dict[str, str], quote,
+                sources: dict[str, str] | None = None) -> "Heading":
+        """Keep ``keep``, add ``renames`` (new -> old) next to their source, append ``computed``.
+
+        ``sources`` maps a computed name to the attribute whose values it passes through unchanged.
+        """
+        sources = sources or {}
         result = []
         for attribute in self._attributes:
             if attribute.name in keep:
@@ -170,7 +178,8 @@ class Heading:
                 if old == attribute.name:
                     result.append(replace(attribute, name=new, expression=attribute.expression or quote(old)))
         for name, expression in computed.items():
-            result.append(computed_attribute(name, expression))
+            source = sources.get(name)
+            result.append(computed_attribute(name, expression, self[source] if source in self._index else None))
         return self.with_attributes(result)
 
     def set_primary_key(self, primary_key: list[str]) -> "Heading":
@@ -206,9 +215,52 @@ class Heading:
         return [self[n] for n in self.primary_key] + [self[n] for n in self.secondary_attributes] + extra
 
     def union(self, other: "Heading") -> "Heading":
-        extra = [replace(other[n], nullable=True) for n in other.secondary_attributes if n not in self._index]
+        """Heading of ``A + B``: same primary key, disjoint secondary attributes, PK(A) first.
+
+        A row present on one side only has NULL in the other side's secondary
+        attributes, so every secondary attribute becomes nullable.
+        """
+        if set(self.primary_key) != set(other.primary_key):
+            raise DataJointError("The operands of a union must have the same primary key.",
+                                 hint=f"Left: {self.primary_key}; right: {other.primary_key}. "
+                                      "Project or restrict them to the same entity set first.")
+        shared = set(self.secondary_attributes) & set(other.secondary_attributes)
+        if shared:
+            raise DataJointError(
+                f"The operands of a union must not share secondary attributes ({', '.join(sorted(shared))}).",
+                hint="Project them away from one side with proj(..., '-name') or rename them.")
+        extra = [replace(other[n], nullable=True) for n in other.secondary_attributes]
         own = [replace(a, nullable=a.nullable or not a.in_key) for a in self._attributes]
         return Heading(own + extra, self.lineage_available and other.lineage_available, "")
+
+    def aggregate(self, group: "Heading", computed: Iterable[str]) -> "Heading":
+        """Heading of ``A.aggr(B, ...)``: PK(A), A's kept attributes, then the computed ones.
+
+        Every row of A is one group of B's rows, so B must carry all of A's
+        primary key (B -> A); otherwise there is nothing to group by.
+        """
+        missing = [n for n in self.primary_key if n not in group]
+        if missing:
+            raise DataJointError(
+                f"Cannot aggregate: the aggregated expression lacks {', '.join(missing)} of the grouping "
+                f"expression's primary key ({', '.join(self.primary_key)}).",
+                hint="Aggregate an expression that depends on the grouping one (e.g. Subject.aggr(Session, ...)), "
+                     "or join it first to bring in the missing attributes.")
+        names = list(computed)
+        for name in names:
+            if name in self._index:
+                raise DataJointError(f"The aggregate `{name}` has the name of an existing attribute.",
+                                     hint="Choose a new name.")
+        return self.with_attributes(list(self._attributes) + [computed_attribute(n, "") for n in names])
+
+    def universal(self, primary_key: Iterable[str]) -> "Heading":
+        """Heading of ``dj.U(*primary_key) & A``: the listed attributes, all in the key, nothing else."""
+        names = list(primary_key)
+        missing = [n for n in names if n not in self._index]
+        if missing:
+            raise DataJointError(f"dj.U attributes {missing} are not in the expression.",
+                                 hint=f"Available attributes: {', '.join(self.names)}.")
+        return Heading([replace(self[n], in_key=True) for n in names], self.lineage_available, "")
 
 
 def attribute_from_column(name: str, sql_type: str, comment: str, *, in_key: bool, nullable: bool,

@@ -18,7 +18,8 @@ def _preview_rows(expr, limit: int):
     names = expr.heading.names
     plain = [n for n in names if not expr.heading[n].is_blob]
     fields = list(dict.fromkeys(expr.primary_key + plain)) or None
-    cursor = expr.cursor(order_by="KEY" if expr.primary_key else None, limit=limit + 1, fields=fields)
+    # no order_by: an ordering set by dj.Top is kept, otherwise the rows come in primary-key order
+    cursor = expr.cursor(limit=limit + 1, fields=fields)
     rows = cursor.fetchall()
     cursor.close()
     selected = fields or names

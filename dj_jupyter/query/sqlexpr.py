@@ -146,11 +146,35 @@ def compile_expression(text: str, names: Iterable[str], backend, *, allow_aggreg
         return node
 
     tree = tree.transform(finish, copy=True)
+    if backend.name == "sqlite":
+        # MySQL and PostgreSQL escape LIKE wildcards with a backslash by default; SQLite needs ESCAPE '\'
+        for like in list(tree.find_all(exp.Like, exp.ILike)):
+            if not isinstance(like.parent, exp.Escape):
+                escape = exp.Escape(expression=exp.Literal.string("\\"))
+                if like is tree:
+                    tree = escape
+                else:
+                    like.replace(escape)
+                escape.set("this", like)
     try:
         sql = tree.sql(dialect=_DIALECTS[backend.name], unsupported_level=sqlglot.ErrorLevel.RAISE)
     except Exception as error:
         raise QuerySyntaxError(f"The expression {text!r} cannot be written for {backend.name}: {error}") from None
     return backend.protect_percent(sql), used
+
+
+def passthrough_column(text: str) -> str | None:
+    """The column whose values ``text`` returns unchanged in type: ``max(x)``, ``min(x)``, ``(x)``; else None."""
+    tree = _parse(text)
+    while isinstance(tree, exp.Paren):
+        tree = tree.this
+    if isinstance(tree, (exp.Min, exp.Max)) and not tree.expressions:
+        tree = tree.this
+        while isinstance(tree, exp.Paren):
+            tree = tree.this
+    if isinstance(tree, exp.Column) and not tree.table:
+        return tree.name
+    return None
 
 
 def is_aggregate(text: str) -> bool:

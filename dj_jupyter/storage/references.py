@@ -4,33 +4,27 @@ from __future__ import annotations
 
 import logging
 
-from ..codecs.base import resolve
-
 logger = logging.getLogger("dj_jupyter")
 
 
 def store_attributes(heading, attributes=None) -> list:
-    """Attributes whose codec chain ends in an object store."""
-    names = heading.names if attributes is None else [a for a in attributes if a in heading]
-    result = []
-    for name in names:
-        attribute = heading[name]
-        if attribute.is_codec and resolve(attribute.type)[2] is not None:
-            result.append(attribute)
-    return result
+    """Attributes that may hold references to stored objects (codec chains ending in a store)."""
+    from .stores import _store_columns
+
+    return [attribute for attribute, _codec in _store_columns(heading, attributes)]
 
 
 def collect_references(expr, attributes=None) -> list[tuple[str, str]]:
     """(store, path) pairs referenced by the rows of ``expr`` through store-backed attributes."""
-    stored = store_attributes(expr.heading, attributes)
-    if not stored:
-        return []
-    from ..storage.stores import references_of
+    from .stores import _store_columns, references_of
 
-    return references_of(expr, stored)
+    columns = _store_columns(expr.heading, attributes)
+    if not columns:
+        return []
+    return references_of(expr, [attribute.name for attribute, _codec in columns])
 
 
 def remove_unreferenced(connection, references) -> None:
-    from ..storage.stores import remove_if_unreferenced
+    from .stores import remove_if_unreferenced
 
     remove_if_unreferenced(connection, references)
