@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 
-from .errors import DataJointError
+from .errors import DataJointError, LostConnectionError, TransactionConflictError
 
 
 def _pipeline_tables(module_name: str, names: list[str] | None = None, auto_only: bool = True) -> list:
@@ -46,6 +46,9 @@ def _pipeline_tables(module_name: str, names: list[str] | None = None, auto_only
     return [by_node[node] for node in order]
 
 
+MAX_TRANSIENT_FAILURES = 120  # lost connections or conflicts in a row before a worker gives up
+
+
 def run_worker(module_name: str, tables: list[str] | None, processes: int, max_calls: int | None,
                until_empty: bool, sleep: float) -> int:
     classes = _pipeline_tables(module_name, tables)
@@ -64,6 +67,7 @@ def run_worker(module_name: str, tables: list[str] | None, processes: int, max_c
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     calls = 0
+    failures = 0  # transient failures in a row
     while not stopping["now"]:
         made = 0
         for cls in classes:
@@ -72,8 +76,21 @@ def run_worker(module_name: str, tables: list[str] | None, processes: int, max_c
             remaining = None if max_calls is None else max_calls - calls
             if remaining is not None and remaining <= 0:
                 break
-            result = cls().populate(reserve_jobs=True, suppress_errors=True, processes=processes,
-                                    max_calls=remaining)
+            try:
+                result = cls().populate(reserve_jobs=True, suppress_errors=True, processes=processes,
+                                        max_calls=remaining)
+            except (LostConnectionError, TransactionConflictError) as error:
+                # the server restarted or another worker's transaction collided with ours: not this
+                # worker's fault, and nothing was committed half-way; try again after a pause
+                failures += 1
+                if failures > MAX_TRANSIENT_FAILURES:
+                    raise
+                print(f"dj-jupyter worker: {cls.__name__}: {str(error).splitlines()[0]} (retrying)",
+                      file=sys.stderr, flush=True)
+                time.sleep(min(sleep, 1.0))
+                made += 1  # not idle: do not stop with --until-empty
+                continue
+            failures = 0
             made += result["success_count"] + len(result["error_list"])
             calls += result["success_count"] + len(result["error_list"])
             for key, message in result["error_list"]:
@@ -116,6 +133,14 @@ def print_description(module_name: str, as_json: bool) -> int:
     return 0
 
 
+def run_gc(schemas: list[str], store: str | None, delete: bool, grace_period: float) -> int:
+    from .storage.gc import collect
+
+    report = collect(*schemas, store=store, dry_run=not delete, grace_period=grace_period)
+    print(report)
+    return 1 if getattr(report, "errors", None) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dj-jupyter", description="dj_jupyter pipeline tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--sleep", type=float, default=5.0, help="seconds to wait when idle")
     status = commands.add_parser("status", help="per-table done/pending/reserved/error counts")
     status.add_argument("module")
+    gc = commands.add_parser("gc", help="find (and with --delete remove) stored objects no row references")
+    gc.add_argument("schemas", nargs="+", help="schema names whose objects to check")
+    gc.add_argument("--store", default=None, help="store name (default: stores.default)")
+    gc.add_argument("--delete", action="store_true", help="remove the orphans (default: report only)")
+    gc.add_argument("--grace-period", type=float, default=3600.0,
+                    help="seconds an object must stay unreferenced before removal (default 3600)")
     describe = commands.add_parser("describe", help="describe a pipeline (tables, keys, lineage, jobs)")
     describe.add_argument("module")
     describe.add_argument("--json", action="store_true", help="machine-readable output (see the JSON Schema)")
@@ -139,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                               args.sleep)
         if args.command == "status":
             return print_status(args.module)
+        if args.command == "gc":
+            return run_gc(args.schemas, args.store, args.delete, args.grace_period)
         if args.command == "describe":
             return print_description(args.module, args.json)
     except DataJointError as error:

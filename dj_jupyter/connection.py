@@ -58,6 +58,7 @@ class Connection:
         self._on_commit: list = []
         self._on_rollback: list = []
         self._raw = None
+        self._connection_id = None
         self.schemas: dict[str, Any] = {}
         self._heading_cache: dict[tuple[str, str], Any] = {}
         self._dependencies = None
@@ -84,7 +85,10 @@ class Connection:
 
     @property
     def connection_id(self) -> int:
-        return self.backend.connection_id(self)
+        """The server's id of this session (cached until the next reconnect)."""
+        if self._connection_id is None:
+            self._connection_id = self.backend.connection_id(self)
+        return self._connection_id
 
     @property
     def dependencies(self):
@@ -107,6 +111,7 @@ class Connection:
             raise LostConnectionError(f"Cannot connect to {self.target}: {message}",
                                       hint="Check host, port, user and password in dj.config or DJ_* variables.") from None
         self._in_transaction = False
+        self._connection_id = None
 
     def close(self) -> None:
         """Close the driver connection (waits for a query running in another thread to finish)."""
@@ -135,24 +140,12 @@ class Connection:
         if reconnect is None:
             reconnect = config["database.reconnect"]
         with self._lock:
-            if self._raw is None:
-                if self._in_transaction:
-                    raise LostConnectionError("The connection was closed inside a transaction.")
-                self.connect()
+            self._ensure_open()
             try:
                 return self._execute(sql, args)
             except Exception as error:
-                if not self.backend.is_connection_error(error):
-                    raise self.backend.translate_error(error) from None
-                if self._in_transaction:
-                    self._in_transaction = False
-                    self._lock.release()  # the hold start_transaction took; cancel_transaction no longer sees it
-                    self.close()
-                    raise LostConnectionError(
-                        "The database connection was lost inside a transaction; the transaction was rolled back.",
-                        hint="Nothing of the transaction was committed. Run the operation again.") from None
-                if not reconnect:
-                    raise LostConnectionError(f"The database connection to {self.target} was lost.") from None
+                if self._in_transaction or not reconnect or not self.backend.is_connection_error(error):
+                    self._raise_failure(error, sql)
                 logger.warning("Lost the connection to %s; reconnecting.", self.target)
                 self.close()
                 self.connect()
@@ -160,6 +153,44 @@ class Connection:
                     return self._execute(sql, args)
                 except Exception as retry_error:
                     raise self.backend.translate_error(retry_error) from None
+
+    def batch(self, statements: list[tuple[str, Any]]) -> list:
+        """Run several statements in one round trip where the backend can; returns their cursors."""
+        with self._lock:
+            self._ensure_open()
+            try:
+                return self.backend.run_batch(self._raw, statements)
+            except Exception as error:
+                self._raise_failure(error, statements[-1][0] if statements else "")
+
+    def _ensure_open(self) -> None:
+        if self._raw is None:
+            if self._in_transaction:
+                raise LostConnectionError("The connection was closed inside a transaction.")
+            self.connect()
+
+    def _raise_failure(self, error: Exception, sql: str):
+        """Raise the library's error for a failed statement; a lost connection ends an open transaction."""
+        if not self.backend.is_connection_error(error):
+            raise self.backend.translate_error(error) from None
+        if self._in_transaction:
+            self._in_transaction = False
+            self._lock.release()  # the hold start_transaction took; cancel_transaction no longer sees it
+            self.close()
+            if sql == "COMMIT":
+                # In doubt: the server may have committed. Drop the transaction's callbacks: its rollback
+                # hooks would remove objects that committed rows may reference, and its commit hooks must
+                # not fire at the next commit of this connection. dj.gc removes what no row references.
+                self._on_commit, self._on_rollback = [], []
+                logger.warning("The connection broke during COMMIT; the transaction may or may not have been "
+                               "committed. Its stored objects are kept (dj.gc removes them if unreferenced).")
+                raise LostConnectionError(
+                    "The database connection was lost during COMMIT; the transaction may or may not "
+                    "have been committed.", hint="Check whether its rows exist before running it again.") from None
+            raise LostConnectionError(
+                "The database connection was lost inside a transaction; the transaction was rolled back.",
+                hint="Nothing of the transaction was committed. Run the operation again.") from None
+        raise LostConnectionError(f"The database connection to {self.target} was lost.") from None
 
     def _execute(self, sql: str, args: Any):
         cursor = self._raw.cursor()
@@ -169,14 +200,21 @@ class Connection:
             cursor.execute(sql, tuple(args) if not isinstance(args, dict) else args)
         return cursor
 
+    def bulk_insert(self, table_ref: str, columns, rows: list) -> bool:
+        """Insert many rows through the backend's bulk path (e.g. COPY); False when it has none for them."""
+        if not self.backend.bulk_insert_worthwhile(len(rows)):
+            return False
+        return self._run_many(lambda cursor: self.backend.bulk_insert(cursor, table_ref, columns, rows)) is not None
+
     def executemany(self, sql: str, rows: list) -> int:
+        return self._run_many(lambda cursor: (cursor.executemany(sql, rows), cursor.rowcount)[1])
+
+    def _run_many(self, action):
         with self._lock:
             if self._raw is None:
                 self.connect()
             try:
-                cursor = self._raw.cursor()
-                cursor.executemany(sql, rows)
-                return cursor.rowcount
+                return action(self._raw.cursor())
             except Exception as error:
                 if self.backend.is_connection_error(error):
                     in_transaction = self._in_transaction
@@ -202,17 +240,36 @@ class Connection:
     def in_transaction(self) -> bool:
         return self._in_transaction
 
-    def start_transaction(self) -> None:
+    def start_transaction(self, statements: list[tuple[str, Any]] = ()) -> list:
+        """BEGIN, followed by ``statements`` in the same round trip; returns their cursors."""
         if self._in_transaction:
             raise DataJointError("Nested transactions are not supported.",
                                  hint="Finish the open transaction before starting another.")
         self._lock.acquire()
         try:
+            if statements:
+                with self._lock:
+                    self._ensure_open()
+                    try:
+                        cursors = self.backend.run_batch(self._raw, [(self.backend.begin_sql(), None), *statements])
+                    except Exception as error:
+                        self._rollback_quietly()
+                        self._raise_failure(error, "")
+                self._in_transaction = True
+                return cursors[1:]
             self.query(self.backend.begin_sql(), None)
         except Exception:
             self._lock.release()
             raise
         self._in_transaction = True
+        return []
+
+    def _rollback_quietly(self) -> None:
+        try:
+            if self._raw is not None:
+                self._raw.cursor().execute("ROLLBACK")
+        except Exception:
+            pass
 
     def on_commit(self, callback) -> None:
         """Run ``callback`` after the open transaction commits (now, if none is open)."""
@@ -250,9 +307,28 @@ class Connection:
                 self._lock.release()
             self._finish(committed=False)
 
-    def commit_transaction(self) -> None:
+    def commit_transaction(self, statements: list[tuple[str, Any]] = ()) -> None:
+        """Run ``statements`` (if any) and COMMIT, in one round trip where the backend can."""
+        if statements:
+            try:
+                self.batch([*statements, ("COMMIT", None)])
+            except LostConnectionError:
+                raise
+            except Exception:
+                if self._in_transaction:
+                    self.cancel_transaction()
+                raise
+            self._in_transaction = False
+            self._lock.release()
+            self._finish(committed=True)
+            return
         try:
             self.query("COMMIT", None)
+        except LostConnectionError:  # in doubt (see _raise_failure): its callbacks were dropped
+            if self._in_transaction:
+                self._in_transaction = False
+                self._lock.release()
+            raise
         except Exception:
             if self._in_transaction:
                 self._in_transaction = False

@@ -36,6 +36,11 @@ class QuerySyntaxError(QueryError):
     """A query or restriction could not be parsed."""
 
 
+class TransactionConflictError(QueryError):
+    """A deadlock, serialization failure or lock timeout: the transaction was rolled back and may simply be
+    run again (``populate`` does so by itself)."""
+
+
 class AccessError(QueryError):
     """The database user lacks a privilege the operation needs."""
 

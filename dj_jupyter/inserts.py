@@ -180,9 +180,14 @@ def _release_replaced(table, ledger, replaced, columns) -> None:
 
 
 def _flush(table, columns, batch, mode) -> None:
-    backend = table.connection.backend
-    sql = backend.insert_sql(table.full_table_name, columns, table.primary_key, mode)
-    table.connection.executemany(sql, batch)
+    connection = table.connection
+    if mode == "error" and connection.bulk_insert(table.full_table_name, columns, batch):
+        return
+    sql = connection.backend.insert_sql(table.full_table_name, columns, table.primary_key, mode)
+    if len(batch) == 1:  # one statement without the batching machinery of executemany
+        connection.query(sql, batch[0])
+    else:
+        connection.executemany(sql, batch)
 
 
 def _insert_from_query(table, query: QueryExpression, mode: str, ignore_extra_fields: bool) -> None:

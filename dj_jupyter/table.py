@@ -14,6 +14,7 @@ import itertools
 import logging
 import re
 import sys
+from dataclasses import replace
 from typing import Any, Iterable
 
 import numpy as np
@@ -58,9 +59,10 @@ def load_heading(connection, schema: str, table: str, *, include_hidden: bool = 
     for column in columns:
         if column.name.startswith("_") and not include_hidden:
             continue
-        attributes.append(attribute_from_column(
+        attribute = attribute_from_column(
             column.name, column.sql_type, column.comment or "", in_key=column.in_key, nullable=column.nullable,
-            default=column.default, lineage=lineages.get(column.name), autoincrement=column.autoincrement))
+            default=column.default, lineage=lineages.get(column.name), autoincrement=column.autoincrement)
+        attributes.append(replace(attribute, origin=f"{schema}.{table}.{column.name}"))
     heading = Heading(attributes, available, backend.table_comment(connection, schema, table))
     connection._heading_cache[key] = heading
     return heading

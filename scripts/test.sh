@@ -9,4 +9,5 @@ scripts/install_system_deps.sh
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 
 export PYTHONDONTWRITEBYTECODE=1
-exec python -m pytest tests -q -p no:cacheprovider "$@"
+exec python -m pytest tests notebooks -q -p no:cacheprovider \
+    --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg "$@"

@@ -222,6 +222,26 @@ class Backend:
         return (f"INSERT INTO {table_ref} ({names}) SELECT * FROM ({select_sql}) AS {self.quote('_i')} WHERE 1 = 1"
                 + self.conflict_clause(columns, primary_key, on_duplicate))
 
+    def run_batch(self, raw, statements: list) -> list:
+        """Execute (sql, params) statements in order; backends that can, send them in one round trip."""
+        cursors = []
+        for sql, params in statements:
+            cursor = raw.cursor()
+            if params is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, tuple(params))
+            cursors.append(cursor)
+        return cursors
+
+    def bulk_insert_worthwhile(self, rows: int) -> bool:
+        """Whether ``bulk_insert`` is faster than executemany for this many rows."""
+        return False
+
+    def bulk_insert(self, cursor, table_ref: str, columns: Sequence[str], rows: list) -> int:
+        """Insert rows through the driver's bulk path; duplicates raise as with INSERT."""
+        raise NotImplementedError
+
     def conflict_clause(self, columns: Sequence[str], primary_key: Sequence[str], on_duplicate: str) -> str:
         """The clause that skips or replaces rows whose primary key exists."""
         raise NotImplementedError
@@ -262,6 +282,10 @@ class Backend:
     def estimate_rows(self, conn, sql: str, params=()) -> int | None:
         """The planner's estimate of the rows ``sql`` returns, when it is cheap; None if unknown."""
         return None
+
+    def order_item(self, term: str, direction: str, nullable: bool = True) -> str:
+        """One ORDER BY item; NULLs sort as the smallest value on every backend (MySQL's and SQLite's rule)."""
+        return f"{term} {direction}" if direction else term
 
     def enum_order_sql(self, term: str, values: tuple) -> str:
         """An ORDER BY term that sorts an enum in declaration order (native enums already do)."""

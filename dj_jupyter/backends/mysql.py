@@ -29,6 +29,7 @@ from ..errors import (
     QueryError,
     QuerySyntaxError,
     UnknownAttributeError,
+    TransactionConflictError,
 )
 from ._server import as_bool, coerce_default, natural_key, scrub
 from .base import Backend, ColumnDDL, ColumnInfo, ForeignKeyInfo, TableDDL, parse_default_sql
@@ -416,7 +417,7 @@ class MySQLBackend(Backend):
         if code == 1050:
             return DataJointError(f"{message}.", hint="The table already exists.")
         if code in (1213, 1205):
-            return QueryError(f"{message}.", hint="Another transaction interfered; run the operation again.")
+            return TransactionConflictError(f"{message}.", hint="Another transaction interfered; run the operation again.")
         if code == 1153:
             return DataJointError(f"{message}.", hint="The value is larger than max_allowed_packet on the server; "
                                                       "raise it (e.g. --max-allowed-packet=1G).")

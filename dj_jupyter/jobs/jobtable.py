@@ -201,7 +201,9 @@ index(status, priority, scheduled_time)
             dead = False
             if live is not None and job["connection_id"]:
                 dead = job["connection_id"] not in live
-            elif job["host"] == host and job["pid"]:
+            if not dead and job["host"] == host and job["pid"]:
+                # connection ids are reused (MariaDB counts from 1 again after a restart): a dead
+                # worker process on this host is dead whatever connection holds its old id now
                 dead = not _pid_alive(job["pid"])
             if not dead and orphan_timeout and job["reserved_time"] is not None:
                 dead = job["reserved_time"] < now - datetime.timedelta(seconds=orphan_timeout)
@@ -214,41 +216,82 @@ index(status, priority, scheduled_time)
         return len(orphans)
 
     # ---- transitions ---------------------------------------------------------------------------
-    def _set(self, key: dict, **values) -> int:
-        backend = self.connection.backend
-        heading = self.heading
-        p = backend.placeholder
-        names = list(values)
-        encoded = []
-        for name in names:
-            value = values[name]
-            if value is not None and heading[name].is_codec:
-                value = pack(value)
-                encoded.append(backend.encoder(classify("bytes"))(value))
+    def _encoder(self, name: str):
+        """Python value -> driver value for one column, cached (the job table's types never change)."""
+        cache = self.__dict__.setdefault("_encoders", {})
+        encoder = cache.get(name)
+        if encoder is None:
+            backend = self.connection.backend
+            attribute = self.heading[name]
+            if attribute.is_codec:  # error_stack: a <blob>
+                as_bytes = backend.encoder(classify("bytes"))
+                encoder = lambda value: None if value is None else as_bytes(pack(value))  # noqa: E731
             else:
-                encoded.append(None if value is None else backend.encoder(heading[name].type)(value))
+                convert = backend.encoder(attribute.type)
+                encoder = lambda value: None if value is None else convert(value)  # noqa: E731
+            cache[name] = encoder
+        return encoder
+
+    def _statement(self, kind: str, names: tuple) -> str:
+        """Cached SQL: an UPDATE of ``names`` by key, or an upsert of the key and ``names``."""
+        cache = self.__dict__.setdefault("_statements", {})
+        statement = cache.get((kind, names))
+        if statement is None:
+            backend = self.connection.backend
+            p = backend.placeholder
+            key = self.primary_key
+            if kind == "update":
+                statement = (f"UPDATE {self.full_table_name} SET " + ", ".join(f"{backend.quote(n)} = {p}" for n in names)
+                             + " WHERE " + " AND ".join(f"{backend.quote(k)} = {p}" for k in key))
+            else:
+                statement = backend.insert_sql(self.full_table_name, list(key) + list(names), key, "replace")
+            cache[(kind, names)] = statement
+        return statement
+
+    def _key_values(self, key: dict) -> list:
+        return [self._encoder(name)(key[name]) for name in self.primary_key]
+
+    def _set(self, key: dict, **values) -> int:
+        names = tuple(values)
+        encoded = [self._encoder(name)(values[name]) for name in names]
+        return self.connection.query(self._statement("update", names), tuple(encoded) + tuple(self._key_values(key))
+                                     ).rowcount
+
+    def _upsert(self, key: dict, **values) -> None:
+        names = tuple(values)
+        encoded = [self._encoder(name)(values[name]) for name in names]
+        self.connection.query(self._statement("upsert", names), tuple(self._key_values(key)) + tuple(encoded))
+
+    def release(self, key: dict) -> int:
+        """Return this process's reservation of ``key`` to pending (it lost the database connection while
+        making it). A reservation another worker took over meanwhile is left alone."""
+        backend = self.connection.backend
+        p = backend.placeholder
+        heading = self.heading
         key = self._key(key)
-        conditions = " AND ".join(f"{backend.quote(k)} = {p}" for k in key)
+        q = backend.quote
+        conditions = " AND ".join(f"{q(k)} = {p}" for k in key)
         key_values = [backend.encoder(heading[k].type)(v) for k, v in key.items()]
-        sql = (f"UPDATE {self.full_table_name} SET " + ", ".join(f"{backend.quote(n)} = {p}" for n in names)
-               + f" WHERE {conditions}")
-        return self.connection.query(sql, tuple(encoded) + tuple(key_values)).rowcount
+        sql = (f"UPDATE {self.full_table_name} SET {q('status')} = {p}, {q('reserved_time')} = NULL, "
+               f"{q('host')} = {p}, {q('pid')} = {p}, {q('connection_id')} = {p} "
+               f"WHERE {conditions} AND {q('status')} = {p} AND {q('host')} = {p} AND {q('pid')} = {p}")
+        args = ("pending", "", 0, 0, *key_values, "reserved", platform.node(), os.getpid())
+        return self.connection.query(sql, args).rowcount
 
     def reserve(self, key: dict) -> bool:
         """Atomically claim a pending job whose time has come; True if this worker got it."""
-        backend = self.connection.backend
-        p = backend.placeholder
-        heading = self.heading
-        key = self._key(key)
-        conditions = " AND ".join(f"{backend.quote(k)} = {p}" for k in key)
-        key_values = [backend.encoder(heading[k].type)(v) for k, v in key.items()]
-        now = backend.now_sql(3)
-        sql = (f"UPDATE {self.full_table_name} SET {backend.quote('status')} = {p}, {backend.quote('host')} = {p}, "
-               f"{backend.quote('pid')} = {p}, {backend.quote('connection_id')} = {p}, {backend.quote('user')} = {p}, "
-               f"{backend.quote('version')} = {p}, {backend.quote('reserved_time')} = {now} "
-               f"WHERE {conditions} AND {backend.quote('status')} = {p} AND {backend.quote('scheduled_time')} <= {now}")
+        cache = self.__dict__.setdefault("_statements", {})
+        sql = cache.get("reserve")
+        if sql is None:
+            backend = self.connection.backend
+            p, q, now = backend.placeholder, backend.quote, backend.now_sql(3)
+            conditions = " AND ".join(f"{q(k)} = {p}" for k in self.primary_key)
+            sql = cache["reserve"] = (
+                f"UPDATE {self.full_table_name} SET {q('status')} = {p}, {q('host')} = {p}, {q('pid')} = {p}, "
+                f"{q('connection_id')} = {p}, {q('user')} = {p}, {q('version')} = {p}, {q('reserved_time')} = {now} "
+                f"WHERE {conditions} AND {q('status')} = {p} AND {q('scheduled_time')} <= {now}")
         args = ("reserved", platform.node(), os.getpid(), self.connection.connection_id, _user(self.connection),
-                code_version(self._target), *key_values, "pending")
+                code_version(self._target), *self._key_values(key), "pending")
         return self.connection.query(sql, args).rowcount == 1
 
     def complete(self, key: dict, duration: float | None = None, *, started: datetime.datetime | None = None,
@@ -257,19 +300,32 @@ index(status, priority, scheduled_time)
 
         ``reserved=False`` (direct populate) writes the record whether or not a job row exists.
         """
+        for sql, params in self.success_statements(key, duration, started=started, version=version, reserved=reserved):
+            self.connection.query(sql, params)
+
+    def success_statements(self, key: dict, duration: float | None = None, *,
+                           started: datetime.datetime | None = None, version: str | None = None,
+                           reserved: bool = True) -> list[tuple[str, tuple]]:
+        """The statements that record a success, for the caller to run (e.g. together with its COMMIT)."""
         if not config["jobs.keep_completed"]:
-            if reserved:
-                (self & self._key(key)).delete_quick()
-            return
+            if not reserved:
+                return []
+            where = " AND ".join(f"{self.connection.backend.quote(k)} = {self.connection.backend.placeholder}"
+                                 for k in self.primary_key)
+            return [(f"DELETE FROM {self.full_table_name} WHERE {where}", tuple(self._key_values(key)))]
         values = dict(status="success", completed_time=datetime.datetime.now(), duration=duration,
                       error_message="", error_stack=None, host=platform.node(), pid=os.getpid(),
                       connection_id=self.connection.connection_id, user=_user(self.connection),
                       version=code_version(self._target) if version is None else version)
         if started is not None:
             values["reserved_time"] = started
-        if reserved and self._set(key, **values):
-            return
-        self.insert1({**self._key(key), "priority": config["jobs.default_priority"], **values}, replace=True)
+        names = tuple(values)
+        encoded = tuple(self._encoder(name)(values[name]) for name in names)
+        if reserved:  # the reserved row exists: update it
+            return [(self._statement("update", names), encoded + tuple(self._key_values(key)))]
+        names = ("priority",) + names
+        encoded = (self._encoder("priority")(config["jobs.default_priority"]),) + encoded
+        return [(self._statement("upsert", names), tuple(self._key_values(key)) + encoded)]
 
     def error(self, key: dict, error_message: str, error_stack: str | None = None) -> None:
         if len(error_message) > ERROR_MESSAGE_LENGTH:

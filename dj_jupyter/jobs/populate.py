@@ -15,13 +15,14 @@ import logging
 import multiprocessing
 import os
 import platform
+import random
 import threading
 import time
 from typing import Any
 
 import numpy as np
 
-from ..errors import DataJointError, LostConnectionError, StaleDataError
+from ..errors import DataJointError, LostConnectionError, StaleDataError, TransactionConflictError
 from ..settings import config
 from . import events
 from .autopopulate import AutoPopulate, allow_inserts
@@ -127,23 +128,38 @@ def _make_one(table, key: dict, jobs, suppress_errors: bool, return_exception_ob
                 fetched = _as_tuple(table.make_fetch(dict(key), **(make_kwargs or {})))
                 before = fingerprint(fetched)
                 computed = _as_tuple(table.make_compute(dict(key), *fetched))
-                with connection.transaction:
-                    if _already_done(table, key):
-                        raise _AlreadyDone()
-                    again = _as_tuple(table.make_fetch(dict(key), **(make_kwargs or {})))
-                    if fingerprint(again) != before:
-                        raise StaleDataError(
-                            f"The upstream data of {dict(key)} changed while {type(table).__name__} was computing; "
-                            "nothing was inserted.",
-                            hint="Populate again to compute from the current data.")
-                    table.make_insert(dict(key), *computed)
-                    _record_success(table, recorder, jobs is not None, key, started, time.perf_counter() - clock)
+
+                def insert_block():
+                    _begin_unless_done(table, key)
+                    try:
+                        again = _as_tuple(table.make_fetch(dict(key), **(make_kwargs or {})))
+                        if fingerprint(again) != before:
+                            raise StaleDataError(
+                                f"The upstream data of {dict(key)} changed while {type(table).__name__} was "
+                                "computing; nothing was inserted.",
+                                hint="Populate again to compute from the current data.")
+                        table.make_insert(dict(key), *computed)
+                        connection.commit_transaction(_success_statements(
+                            table, recorder, jobs is not None, key, started, time.perf_counter() - clock))
+                    except BaseException:
+                        if connection.in_transaction:
+                            connection.cancel_transaction()
+                        raise
+
+                _retry_conflicts(insert_block, key)
             else:
-                with connection.transaction:
-                    if _already_done(table, key):
-                        raise _AlreadyDone()
-                    table.make(dict(key), **(make_kwargs or {}))
-                    _record_success(table, recorder, jobs is not None, key, started, time.perf_counter() - clock)
+                def make_block():
+                    _begin_unless_done(table, key)
+                    try:
+                        table.make(dict(key), **(make_kwargs or {}))
+                        connection.commit_transaction(_success_statements(
+                            table, recorder, jobs is not None, key, started, time.perf_counter() - clock))
+                    except BaseException:
+                        if connection.in_transaction:
+                            connection.cancel_transaction()
+                        raise
+
+                _retry_conflicts(make_block, key)
     except _AlreadyDone:
         if jobs is not None:
             jobs.complete(key, reserved=True, started=started)
@@ -151,9 +167,11 @@ def _make_one(table, key: dict, jobs, suppress_errors: bool, return_exception_ob
         return False
     except (KeyboardInterrupt, SystemExit, Exception) as error:
         message, stack = format_error(error)
-        if jobs is not None:
+        if jobs is not None and isinstance(error, LostConnectionError):
+            _release_after_lost_connection(jobs, key)
+        elif jobs is not None:
             try:
-                jobs.error(key, message, stack)
+                _retry_conflicts(lambda: jobs.error(key, message, stack), key)
             except LostConnectionError:
                 logger.warning("Could not record the error of %s: the connection is lost.", key)
         events.emit(events.JobEvent("error", name, dict(key), time.perf_counter() - clock, message,
@@ -170,19 +188,71 @@ def _make_one(table, key: dict, jobs, suppress_errors: bool, return_exception_ob
     return True
 
 
+def _release_after_lost_connection(jobs, key, attempts: int = 8) -> None:
+    """A lost connection is no fault of make(): hand the key back to the queue instead of recording an error,
+    waiting a little for a restarting server. If its COMMIT went through after all, the next attempt finds the
+    row and marks the job done; if the server stays away, ``release_orphans`` frees the reservation later."""
+    for attempt in range(attempts):
+        try:
+            jobs.release(key)
+            return
+        except LostConnectionError:
+            time.sleep(min(0.25 * 2 ** attempt, 4.0))
+        except DataJointError as error:
+            logger.warning("Could not release the job of %s after a lost connection: %s", key, error)
+            return
+    logger.warning("Could not release the job of %s: the database is unreachable; release_orphans will.", key)
+
+
 class _AlreadyDone(Exception):
     """The key was made by someone else before this transaction started."""
 
 
-def _already_done(table, key: dict) -> bool:
-    restriction = {k: key[k] for k in table.primary_key if k in key}
-    return bool(table.proj() & restriction)
+TRANSACTION_ATTEMPTS = 5
 
 
-def _record_success(table, recorder, reserved: bool, key, started, duration) -> None:
-    """Provenance of the row, in the same transaction as the row itself."""
+def _retry_conflicts(block, key) -> None:
+    """Run a make's transaction again when the database rolled it back for a deadlock or a serialization
+    failure (concurrent workers, inserts and deletes): such a failure says nothing about the computation."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        try:
+            return block()
+        except TransactionConflictError as error:
+            if attempt == TRANSACTION_ATTEMPTS:
+                raise
+            logger.info("Transaction of %s rolled back by the database (%s); attempt %d of %d.", dict(key),
+                        str(error).splitlines()[0], attempt + 1, TRANSACTION_ATTEMPTS)
+            time.sleep(random.uniform(0.02, 0.1) * 2 ** attempt)
+
+
+def _exists_statement(table, key: dict) -> tuple[str, tuple]:
+    """``SELECT 1`` for the key's row, built once per table instead of once per key."""
+    statement = table.__dict__.get("_exists_sql")
+    if statement is None:
+        backend = table.connection.backend
+        names = list(table.primary_key)
+        encoders = [backend.encoder(table.heading[name].type) for name in names]
+        where = " AND ".join(f"{backend.quote(n)} = {backend.placeholder}" for n in names) or "1 = 1"
+        statement = (f"SELECT 1 FROM {table.full_table_name} WHERE {where} LIMIT 1", names, encoders)
+        table.__dict__["_exists_sql"] = statement
+    sql, names, encoders = statement
+    return sql, tuple(encoder(key[name]) for name, encoder in zip(names, encoders))
+
+
+def _begin_unless_done(table, key: dict) -> None:
+    """BEGIN and check the key in one round trip; raise _AlreadyDone (after rolling back) if its row exists."""
+    connection = table.connection
+    cursor, = connection.start_transaction([_exists_statement(table, key)])
+    if cursor.fetchone() is not None:
+        connection.cancel_transaction()
+        raise _AlreadyDone()
+
+
+def _success_statements(table, recorder, reserved: bool, key, started, duration) -> list:
+    """Provenance of the row, committed in the same transaction (and round trip) as the COMMIT."""
+    statements = []
     if recorder is not None:
-        recorder.complete(key, duration=duration, started=started, reserved=reserved)
+        statements += recorder.success_statements(key, duration=duration, started=started, reserved=reserved)
     if _has_job_metadata(table):
         backend = table.connection.backend
         p = backend.placeholder
@@ -191,10 +261,11 @@ def _record_success(table, recorder, reserved: bool, key, started, duration) -> 
         conditions = " AND ".join(f"{backend.quote(k)} = {p}" for k in restriction)
         key_values = [backend.encoder(heading[k].type)(v) for k, v in restriction.items()]
         encode_time = backend.encoder(_datetime_type())
-        table.connection.query(
+        statements.append((
             f"UPDATE {table.full_table_name} SET {backend.quote('_job_start_time')} = {p}, "
             f"{backend.quote('_job_duration')} = {p}, {backend.quote('_job_version')} = {p} WHERE {conditions}",
-            (encode_time(started), float(duration), code_version(table)[:64], *key_values))
+            (encode_time(started), float(duration), code_version(table)[:64], *key_values)))
+    return statements
 
 
 def _datetime_type():

@@ -49,6 +49,16 @@ def code_version(table) -> str:
     if method == "none":
         return ""
     table_class = type(table)
+    functions = tuple(id(getattr(table_class, name, None)) for name in _MAKE_NAMES)
+    return _class_version(table_class, method, functions)
+
+
+_MAKE_NAMES = ("make", "make_fetch", "make_compute", "make_insert")
+
+
+@functools.lru_cache(maxsize=1024)
+def _class_version(table_class, method, functions) -> str:
+    """Computed once per class, method and set of make functions (a notebook may rebind make)."""
     try:
         module_file = inspect.getsourcefile(table_class)
     except (TypeError, OSError):

@@ -129,7 +129,8 @@ def check_semantic_match(left, right, semantic_check: bool = True, *, missing_ma
         if a is None or b is None or a != b:
             raise SemanticMatchError(
                 f"Cannot match attribute `{name}`: its lineage differs between the operands "
-                f"(left: {_origin(a)}; right: {_origin(b)}). Same-named attributes are matched only when "
+                f"(left: {_origin(a, left.heading[name])}; right: {_origin(b, right.heading[name])}). "
+                f"Same-named attributes are matched only when "
                 f"they come from the same origin.",
                 hint=f"If they are different things, rename one side before combining, e.g. "
                      f"right.proj(..., {_suggested_name(name, b)}='{name}') or left.proj(..., {_suggested_name(name, a)}='{name}'). "
@@ -140,8 +141,13 @@ def check_semantic_match(left, right, semantic_check: bool = True, *, missing_ma
     return names
 
 
-def _origin(lineage: str | None) -> str:
-    return lineage if lineage else "no lineage (a secondary or computed attribute)"
+def _origin(lineage: str | None, attribute=None) -> str:
+    if lineage:
+        return lineage
+    where = getattr(attribute, "origin", None)
+    if where:
+        return f"{where}, a secondary attribute with no lineage of its own"
+    return "no lineage (a computed attribute)"
 
 
 def _suggested_name(name: str, lineage: str | None) -> str:
@@ -173,7 +179,9 @@ def make_condition(expr, restriction, semantic_check: bool = True) -> Fragment |
             return True
         if text.upper() in ("FALSE", "0"):
             return False
-        sql, used = compile_expression(text, expr.heading.names, expr.connection.backend)
+        heading = expr.heading
+        booleans = {n for n in heading.names if heading[n].type.category == "core" and heading[n].type.name == "bool"}
+        sql, used = compile_expression(text, heading.names, expr.connection.backend, boolean_columns=booleans)
         return Fragment(sql, (), used)
     if isinstance(restriction, AndList):
         parts = [make_condition(expr, item, semantic_check) for item in restriction]

@@ -163,8 +163,9 @@ class QueryExpression:
             stripped = entry.strip()
             match = re.fullmatch(r"KEY(\s+(ASC|DESC))?", stripped, re.I)
             if match:
-                direction = (" " + match.group(2).upper()) if match.group(2) else ""
-                items.extend(self._order_term(n) + direction for n in self.primary_key)
+                direction = match.group(2).upper() if match.group(2) else ""
+                items.extend(backend.order_item(self._order_term(n), direction, self._nullable(n))
+                             for n in self.primary_key)
                 continue
             match = _ORDER_ITEM.fullmatch(stripped)
             if not match:
@@ -173,8 +174,14 @@ class QueryExpression:
             name, direction = match.group(1), match.group(2)
             if name not in self.heading:
                 raise UnknownAttributeError(f"Cannot sort by `{name}`: not an attribute.{suggest(name, self.heading.names)}")
-            items.append(self._order_term(name) + (" " + direction.upper() if direction else ""))
+            items.append(backend.order_item(self._order_term(name), direction.upper() if direction else "",
+                                            self._nullable(name)))
         return items
+
+    def _nullable(self, name: str) -> bool:
+        attribute = self.heading[name]
+        return attribute.nullable or attribute.expression is not None or not attribute.in_key and \
+            attribute.type.category != "core"
 
     def _order_term(self, name: str) -> str:
         attribute = self.heading[name]

@@ -24,6 +24,7 @@ class Attribute:
     comment: str = ""
     lineage: str | None = None
     expression: str | None = None
+    origin: str | None = None  # "schema.table.attribute" where the column lives, for messages
     autoincrement: bool = False
     sql_type: str = ""
 

@@ -112,7 +112,8 @@ def referenced_columns(text: str, allow_aggregates: bool = False) -> set[str]:
 
 
 def compile_expression(text: str, names: Iterable[str], backend, *, allow_aggregates: bool = False,
-                       count_column: str | None = None, where: str = "restriction") -> tuple[str, set[str]]:
+                       count_column: str | None = None, where: str = "restriction",
+                       boolean_columns: set[str] | None = None) -> tuple[str, set[str]]:
     """Emit ``text`` in the backend's dialect, checking its columns against ``names``.
 
     Returns the SQL and the attribute names it uses. ``count_column`` rewrites
@@ -131,7 +132,19 @@ def compile_expression(text: str, names: Iterable[str], backend, *, allow_aggreg
                                         hint=f"Available attributes: {', '.join(sorted(known))}.")
         used.add(name)
 
+    def as_boolean(node):
+        """``flag = 1`` on a bool column: PostgreSQL has no boolean = integer operator."""
+        if isinstance(node, exp.Literal) and not node.is_string and node.this in ("0", "1"):
+            return exp.Boolean(this=node.this == "1")
+        return node
+
     def finish(node):
+        if boolean_columns and backend.name == "postgresql" and isinstance(node, (exp.EQ, exp.NEQ, exp.NullSafeEQ)):
+            left, right = node.this, node.expression
+            if isinstance(left, exp.Column) and left.name in boolean_columns:
+                node.set("expression", as_boolean(right))
+            elif isinstance(right, exp.Column) and right.name in boolean_columns:
+                node.set("this", as_boolean(left))
         if isinstance(node, exp.Column):
             return exp.Column(this=exp.Identifier(this=node.name, quoted=True))
         if count_column and isinstance(node, exp.Count) and isinstance(node.this, exp.Star):

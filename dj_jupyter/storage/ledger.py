@@ -38,6 +38,8 @@ class ObjectLedger:
         self._batching = False
         self._queued: dict = {}  # id(store) -> (store, {path: bytes})
         self._queued_bytes = 0
+        self._pool = None  # one background writer: a large object is written while the next row is encoded
+        self._futures: list = []
 
     # ---- writing ------------------------------------------------------------------------------
     @contextmanager
@@ -52,6 +54,10 @@ class ObjectLedger:
             self._batching = False
             self._queued.clear()
             self._queued_bytes = 0
+            if self._pool is not None:  # on failure: wait for a write in progress, so a rollback removes it
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+            self._futures = []
 
     def queues(self, store, size: int) -> bool:
         """Whether a write of ``size`` bytes to ``store`` would be queued (and written concurrently)."""
@@ -60,7 +66,11 @@ class ObjectLedger:
     def write(self, store, path: str, data, *, shared: bool = False) -> int:
         """Write an object for the open transaction (recorded first, so a rollback removes it)."""
         self.record_write(store, path, shared=shared)
+        self._check_background()
         size = _size(data)
+        if self._batching and size > BATCH_OBJECT_LIMIT:
+            self._write_behind(store, path, data)
+            return size
         if self.queues(store, size):
             parts = data if isinstance(data, (list, tuple)) else (data,)
             self._queued.setdefault(id(store), (store, {}))[1][path] = b"".join(
@@ -71,8 +81,31 @@ class ObjectLedger:
             return size
         return store.write_bytes(path, data)
 
+    def _write_behind(self, store, path: str, data) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dj-store-writer")
+        self._futures.append(self._pool.submit(store.write_bytes, path, data))
+        while sum(not f.done() for f in self._futures) > 2:  # bound the memory held by pending writes
+            next(f for f in self._futures if not f.done()).exception()
+        self._check_background()
+
+    def _check_background(self, wait: bool = False) -> None:
+        """Raise the first error of a background write (waiting for all of them if ``wait``)."""
+        remaining = []
+        for future in self._futures:
+            if wait or future.done():
+                error = future.exception()
+                if error is not None:
+                    raise error
+            else:
+                remaining.append(future)
+        self._futures = remaining
+
     def flush(self) -> None:
-        """Write the queued objects."""
+        """Finish the background writes and write the queued objects."""
+        self._check_background(wait=True)
         queued, self._queued, self._queued_bytes = self._queued, {}, 0
         for store, objects in queued.values():
             store.write_many(objects)

@@ -74,6 +74,26 @@ def test_store_fails_on_nth_write_of_multirow_insert(rich, object_store, fail_on
     assert_no_dangling(Item)
 
 
+@pytest.mark.parametrize("fail_on", [1, 4])
+def test_store_fails_while_large_objects_are_written_behind(rich, object_store, fail_on):
+    """Large objects are written by a background writer while the next row is encoded."""
+    Item = rich
+    rng = np.random.default_rng(fail_on)
+    big = [rng.standard_normal(5 * 1024 * 1024 // 8) for _ in range(3)]  # 5 MiB each: above the queue limit
+    Item.insert(rows(100, 1))
+    before = object_store.files()
+    object_store.instrument(fail_on_write=fail_on)
+    with pytest.raises(InjectedFault):
+        Item.insert({"item": i, "array": a, "blob": a[::-1].copy(), "raw": b"r"} for i, a in enumerate(big))
+    object_store.uninstrument()
+    assert len(Item()) == 1
+    assert object_store.files() == before
+    Item.insert({"item": i, "array": a, "blob": a[::-1].copy(), "raw": b"r"} for i, a in enumerate(big))
+    for i, a in enumerate(big):
+        np.testing.assert_array_equal((Item & {"item": i}).fetch1("array").load(), a)
+        np.testing.assert_array_equal((Item & {"item": i}).fetch1("blob"), a[::-1])
+
+
 def test_store_failure_inside_transaction_rolls_back_everything(rich, object_store):
     Item = rich
     connection = Item.connection

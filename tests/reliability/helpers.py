@@ -65,6 +65,8 @@ def server(engine: str) -> servers.Server:
             raise ValueError(engine)
         if engine != "s3":
             _set_password(srv, engine, SECRETS[engine])
+        if engine == "mysql":  # every deadlock goes to the error log (diagnostics of the load tests)
+            srv._impl._client("SET GLOBAL innodb_print_all_deadlocks = ON", admin=False, password=srv.password)
         _servers[engine] = srv
     return _servers[engine]
 
@@ -174,3 +176,13 @@ def store_files(spec: dict) -> set[str]:
 def engines_param(*allowed):
     """pytest parametrization over the engines this run tests (DJ_TEST_BACKENDS)."""
     return pytest.mark.parametrize("engine", [e for e in allowed if e in ENGINES])
+
+
+def deadlock_log(limit: int = 20000) -> str:
+    """The deadlocks MariaDB wrote to its error log so far (empty for other engines)."""
+    srv = _servers.get("mysql")
+    if srv is None or not srv.error_log_path or not os.path.exists(srv.error_log_path):
+        return ""
+    text = open(srv.error_log_path, errors="replace").read()
+    start = text.find("Transactions deadlock detected")
+    return text[start:start + limit] if start >= 0 else ""

@@ -212,6 +212,8 @@ def check_consistency(pipeline: Pipeline, *, gc: bool = True, label: str = "") -
     figures["referenced_objects"] = len(referenced)
     figures["objects_before_gc"] = len(files)
     figures["orphans_before_gc"] = len(files - referenced)
+    if files - referenced:
+        figures["orphan_examples"] = sorted(files - referenced)[:4]
     # the rows agree with each other: every computed row has its upstream row, the counts match
     keys = {name: raw_keys(pipeline, name) for name in ("Session", *LEVELS)}
     assert keys["Trace"] <= keys["Session"] and keys["Spectrum"] <= keys["Trace"] \
@@ -254,15 +256,24 @@ print(len(p.Session))
     assert int(pipeline.run(code, "load").split()[-1]) == subjects * sessions
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.5):
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.5, diagnose=None):
     deadline = time.time() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            detail = f"\n{diagnose()}" if diagnose else ""
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
         time.sleep(interval)
+
+
+def diagnose(pipeline: "Pipeline") -> str:
+    """What is left: keys per level, job states, job errors, the tail of every process's stderr."""
+    lines = [f"remaining {remaining(pipeline)}", f"jobs {job_counts(pipeline)}", f"errors {job_errors(pipeline)[:5]}"]
+    for name, _process in pipeline.processes:
+        lines.append(f"--- {name} stderr:\n{pipeline.stderr_of(name)[-1500:]}")
+    return "\n".join(lines)
 
 
 def remaining(pipeline: Pipeline) -> dict[str, int]:

@@ -112,14 +112,16 @@ def test_soak(engine, tmp_path, capture_dir, long_run):
     finished = time.time()
     codes = pipeline.stop_all()
     failed = {name: pipeline.stderr_of(name)[-3000:] for name, code in codes.items() if code != 0}
+    if failed:
+        print(helpers.deadlock_log())
     assert not failed, f"processes failed: {codes}\n" + "\n".join(f"--- {n}:\n{e}" for n, e in failed.items())
 
     # ---- what happened --------------------------------------------------------------------------------
     survivors = raw_keys(pipeline, "Session")
     errors = job_errors(pipeline)
     surviving_errors = [e for e in errors if (e[1], e[2]) in survivors]
-    if surviving_errors and engine == "mysql":
-        print(_latest_deadlock())
+    if surviving_errors:
+        print(helpers.deadlock_log())
     assert not surviving_errors, f"make failed for surviving keys: {surviving_errors[:5]}"
     commits = pipeline.commits()
     per_level = {}
@@ -172,10 +174,3 @@ def _surviving_errors(pipeline) -> bool:
     survivors = raw_keys(pipeline, "Session")
     return any((s, k) in survivors for _, s, k, _ in job_errors(pipeline))
 
-
-def _latest_deadlock() -> str:
-    from tests.reliability.soaktools import raw_query
-
-    status = raw_query("mysql", "SHOW ENGINE INNODB STATUS")[0][2]
-    start = status.find("LATEST DETECTED DEADLOCK")
-    return status[start:status.find("TRANSACTIONS", start)] if start >= 0 else "(no deadlock recorded)"
