@@ -92,9 +92,7 @@ def _arrow_type(attribute, pa):
 
 
 def _column(values: list, attribute, pa):
-    """An Arrow array for one column, and how it was encoded."""
-    from .codecs.blob_format import pack
-
+    """An Arrow array for one column, and how it was encoded (recorded in the manifest)."""
     kind = _arrow_type(attribute, pa)
     if kind is not None:
         if attribute.type.name == "json":
@@ -102,24 +100,46 @@ def _column(values: list, attribute, pa):
         elif attribute.type.name == "uuid":
             values = [None if v is None else str(v) for v in values]
         return pa.array(values, type=kind), "value"
-    if attribute.is_codec and attribute.type.name == "blob":
-        arrays = [v for v in values if v is not None]
-        if arrays and all(isinstance(v, np.ndarray) and v.dtype.kind in "iufb" for v in arrays):
-            dtypes = {v.dtype for v in arrays}
-            shapes = {v.shape for v in arrays}
-            if len(dtypes) == 1 and len(shapes) == 1 and len(arrays) == len(values) and arrays[0].ndim >= 1:
-                shape = arrays[0].shape
-                tensor_type = pa.fixed_shape_tensor(pa.from_numpy_dtype(arrays[0].dtype), list(shape))
-                storage = pa.array([v.ravel(order="C").tolist() for v in arrays],
-                                   type=pa.list_(pa.from_numpy_dtype(arrays[0].dtype), int(np.prod(shape))))
-                return pa.ExtensionArray.from_storage(tensor_type, storage), "tensor"
-            if len(dtypes) == 1 and all(v.ndim == 1 for v in arrays):
-                return pa.array([None if v is None else v.tolist() for v in values],
-                                type=pa.list_(pa.from_numpy_dtype(next(iter(dtypes))))), "list"
-        return pa.array([None if v is None else pack(v) for v in values], type=pa.binary()), "blob"
-    if attribute.is_codec and attribute.type.name in ("attach",):
+    name = attribute.type.name if attribute.is_codec else ""
+    if name in ("blob", "npy"):
+        return _array_column([_loaded(v) for v in values], pa)
+    if name == "attach":
         return pa.array([None if v is None else _read_attachment(v) for v in values], type=pa.binary()), "attachment"
-    return pa.array([None if v is None else _object_text(v) for v in values], type=pa.string()), "reference"
+    if name == "hash":
+        return pa.array([None if v is None else bytes(v) for v in values], type=pa.binary()), "bytes"
+    if name in ("object", "filepath"):
+        return pa.array([None if v is None else _object_text(v) for v in values], type=pa.string()), "reference"
+    return pa.array([None if v is None else _pack(v) for v in values], type=pa.binary()), "blob"
+
+
+def _loaded(value):
+    """The array behind a lazy reference (``<npy@>``), or the value itself."""
+    return value.load() if hasattr(value, "load") and hasattr(value, "shape") else value
+
+
+def _pack(value) -> bytes:
+    from .codecs.blob_format import pack
+
+    return pack(value)
+
+
+def _array_column(values: list, pa):
+    """Numeric arrays of one shape as an Arrow tensor column, of one dtype as lists, anything else as blobs."""
+    arrays = [v for v in values if v is not None]
+    numeric = arrays and all(isinstance(v, np.ndarray) and v.dtype.kind in "iufb" for v in arrays)
+    if numeric and len(arrays) == len(values):
+        dtypes = {v.dtype for v in arrays}
+        shapes = {v.shape for v in arrays}
+        if len(dtypes) == 1 and len(shapes) == 1 and arrays[0].ndim >= 1:
+            shape = arrays[0].shape
+            value_type = pa.from_numpy_dtype(arrays[0].dtype)
+            storage = pa.FixedSizeListArray.from_arrays(
+                pa.array(np.concatenate([v.ravel(order="C") for v in arrays]), type=value_type), int(np.prod(shape)))
+            return pa.ExtensionArray.from_storage(pa.fixed_shape_tensor(value_type, list(shape)), storage), "tensor"
+        if len(dtypes) == 1 and all(v.ndim == 1 for v in arrays):
+            return pa.array([v.tolist() for v in arrays], type=pa.list_(pa.from_numpy_dtype(next(iter(dtypes))))), \
+                "list"
+    return pa.array([None if v is None else _pack(v) for v in values], type=pa.binary()), "blob"
 
 
 def _read_attachment(value) -> bytes:
@@ -134,6 +154,22 @@ def _object_text(value) -> str:
     if isinstance(value, dict) and "path" in value:
         return str(value["path"])
     return str(value)
+
+
+def value_checksum(value) -> str:
+    """A content checksum of a fetched value (arrays by bytes and shape), equal across backends and stores."""
+    digest = hashlib.sha256()
+    value = _loaded(value)
+    if isinstance(value, np.ndarray):
+        digest.update(str(value.dtype).encode() + str(value.shape).encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        digest.update(bytes(value))
+    elif hasattr(value, "read") and callable(value.read):
+        digest.update(value.read())
+    else:
+        digest.update(repr(value).encode())
+    return digest.hexdigest()
 
 
 def _checksum(path: Path) -> str:
@@ -195,6 +231,8 @@ def export(target, path, format: str = "parquet", *, copy_objects: bool = False)
             "definition": restricted.describe() if hasattr(restricted, "describe") else "",
             "file": str(file), "rows": len(rows), "sha256": _checksum(root / file),
             "columns": names, "encodings": encodings,
+            "object_checksums": {name: [value_checksum(row[name]) if row[name] is not None else None
+                                        for row in rows] for name in names if heading[name].is_codec},
         })
         if tier_of(table_name) in ("imported", "computed"):
             job_name = job_table_name(table_name)
@@ -214,39 +252,62 @@ def export(target, path, format: str = "parquet", *, copy_objects: bool = False)
 
 
 def _copy_objects(restricted, heading, root: Path) -> None:
+    """Copy the objects the rows reference to ``root/objects/<store>/<path>`` (folders file by file)."""
     from .storage.references import collect_references
-
-    references = collect_references(restricted, None)
-    if not references:
-        return
     from .storage.stores import get_store
 
-    for store_name, object_path in references:
-        store = get_store(store_name, restricted.connection)
-        destination = root / "objects" / (store_name or "default") / object_path
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_bytes(store.get(object_path))
+    for store_name, object_path in collect_references(restricted, None):
+        store = get_store(store_name)
+        base = root / "objects" / (store_name or "default")
+        files = store.walk_files(object_path) if store.isdir(object_path) else {object_path: None}
+        for relative in files:
+            target = base / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(store.read_bytes(relative))
 
 
 # --------------------------------------------------------------------------------------------
 # import
 # --------------------------------------------------------------------------------------------
-def _values(column, encoding: str, attribute_type: str) -> list:
+def _values(column, encoding: str, attribute_type: str, root: Path) -> list:
     from .codecs.blob_format import unpack
 
     if encoding == "tensor":
-        return [None if v is None else v for v in column.to_numpy_ndarray()] if hasattr(column, "to_numpy_ndarray") \
-            else [None if v is None else np.asarray(v) for v in column.to_pylist()]
+        shape = list(column.type.shape)
+        flat = column.storage.flatten().to_numpy(zero_copy_only=False)
+        size = int(np.prod(shape))
+        return [flat[i * size:(i + 1) * size].reshape(shape).copy() for i in range(len(column))]
     values = column.to_pylist()
     if encoding == "list":
         return [None if v is None else np.asarray(v) for v in values]
     if encoding == "blob":
         return [None if v is None else unpack(v) for v in values]
     if encoding == "attachment":
-        return [None if v is None else v for v in values]
+        return [None if v is None else _attachment_file(v, root) for v in values]
+    if encoding == "reference":
+        return [None if v is None else _copied_object(root, v) for v in values]
     if attribute_type == "json":
         return [None if v is None else json.loads(v) for v in values]
     return values
+
+
+def _copied_object(root: Path, path: str):
+    """The local copy of an exported object (``export(..., copy_objects=True)``), else its store path."""
+    for store_folder in sorted((root / "objects").glob("*")):
+        candidate = store_folder / path
+        if candidate.exists():
+            return str(candidate)
+    return path
+
+
+def _attachment_file(packed: bytes, root: Path) -> str:
+    """Write an exported attachment back to a file (inserting an <attach> takes a path)."""
+    name, _, content = packed.partition(b"\0")
+    folder = root / "attachments" / hashlib.sha256(packed).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / Path(name.decode()).name
+    target.write_bytes(content)
+    return str(target)
 
 
 def import_export(path, *, connection=None, schema_map: dict | None = None) -> dict:
@@ -301,7 +362,7 @@ def import_export(path, *, connection=None, schema_map: dict | None = None) -> d
         for field in table.schema:
             encoding = entry["encodings"].get(field.name, "value")
             dj_type = (field.metadata or {}).get(b"dj_type", b"").decode()
-            rows_columns[field.name] = _values(table.column(field.name).combine_chunks(), encoding, dj_type)
+            rows_columns[field.name] = _values(table.column(field.name).combine_chunks(), encoding, dj_type, root)
         rows = [dict(zip(rows_columns, values)) for values in zip(*rows_columns.values())] if rows_columns else []
         cls().insert(rows, skip_duplicates=True, allow_direct_insert=True)
     return {"tables": [entry["name"] for entry in manifest["tables"]],

@@ -118,14 +118,14 @@ def raw_query(engine: str, sql: str, tmp_path: Path | None = None):
 
         connection = sqlite3.connect(str(helpers.settings("sqlite", tmp_path)["path"]))
         try:
-            return connection.execute(sql).fetchall()
+            return [tuple(row) for row in connection.execute(sql).fetchall()]
         finally:
             connection.close()
     connection = helpers.raw_connection(engine)
     try:
         cursor = connection.cursor()
         cursor.execute(sql)
-        return cursor.fetchall()
+        return [tuple(row) for row in cursor.fetchall()]
     finally:
         connection.close()
 
