@@ -33,9 +33,9 @@ def _definitions(k: int, prefix: str) -> list[tuple[str, type, str, dict]]:
         tables.append((f"L{k}x{j}", dj.Lookup, f"l{k}x{j} : int16\n---\nlabel : varchar(16)", {}))
     upstream = f"-> [nullable] M{k - 1}x0\n" if k else ""
     tables.append((f"M{k}x0", dj.Manual, f"m{k}x0 : int32\n---\n{upstream}note : varchar(32)", {}))
-    tables.append((f"M{k}x1", dj.Manual, f"-> M{k}x0\nm{k}x1 : int16", {"Item": f"-> master\nitem : int16"}))
+    tables.append((f"M{k}x1", dj.Manual, f"-> M{k}x0\nm{k}x1 : int16", {"Item": "-> master\nitem : int16"}))
     tables.append((f"M{k}x2", dj.Manual, f"-> M{k}x1\nm{k}x2 : int16\n---\n-> L{k}x0",
-                   {"Item": f"-> master\nitem : int16"}))
+                   {"Item": "-> master\nitem : int16"}))
     tables.append((f"M{k}x3", dj.Manual, f"-> M{k}x2\n---\n-> L{k}x1.proj(alt='l{k}x1')", {}))
     for j in range(4, MANUALS):
         tables.append((f"M{k}x{j}", dj.Manual, f"m{k}x{j} : int32\n---\n-> M{k}x0\n-> L{k}x2", {}))

@@ -51,21 +51,26 @@ class Dependencies:
             return
         backend = connection.backend
         known = tuple(sorted(set(wanted) | set(self._loaded_for or ())))
-        self.nodes, self.primary_keys, self._parents, self._children = set(), {}, {}, {}
+        # built aside and swapped in at once: widgets read the graph from their own threads while it reloads
+        nodes: set[Node] = set()
+        primary_keys: dict[Node, list[str]] = {}
+        parents: dict[Node, list[Edge]] = {}
+        children: dict[Node, list[Edge]] = {}
         for schema in known:
             for table, key in backend.primary_keys(connection, schema).items():
                 node = (schema, table)
-                self.nodes.add(node)
-                self.primary_keys[node] = key
+                nodes.add(node)
+                primary_keys[node] = key
         for fk in backend.foreign_keys(connection, known):
             for node in (fk.child, fk.parent):
-                if node not in self.primary_keys:
-                    self.primary_keys.update({(node[0], t): k for t, k in backend.primary_keys(connection, node[0]).items()})
-                self.nodes.add(node)
-            child_key = set(self.primary_keys.get(fk.child, []))
+                if node not in primary_keys:
+                    primary_keys.update({(node[0], t): k for t, k in backend.primary_keys(connection, node[0]).items()})
+                nodes.add(node)
+            child_key = set(primary_keys.get(fk.child, []))
             edge = Edge(fk.parent, fk.child, fk.columns, all(c in child_key for c, _ in fk.columns))
-            self._parents.setdefault(fk.child, []).append(edge)
-            self._children.setdefault(fk.parent, []).append(edge)
+            parents.setdefault(fk.child, []).append(edge)
+            children.setdefault(fk.parent, []).append(edge)
+        self.nodes, self.primary_keys, self._parents, self._children = nodes, primary_keys, parents, children
         self._loaded_for = known
 
     def _ensure(self, node: Node) -> None:

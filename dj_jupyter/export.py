@@ -14,7 +14,6 @@ import datetime
 import decimal
 import hashlib
 import json
-import re
 import uuid
 from pathlib import Path
 from types import SimpleNamespace

@@ -8,7 +8,6 @@ them so that the store keeps nothing from a failed insert.
 from __future__ import annotations
 
 import collections.abc
-import itertools
 from typing import Any, Iterable
 
 import numpy as np
@@ -119,7 +118,6 @@ def insert_rows(table, rows, *, replace=False, skip_duplicates=False, ignore_ext
     mode = "replace" if replace else "skip" if skip_duplicates else "error"
     heading = table.heading
     connection = table.connection
-    backend = connection.backend
     if isinstance(rows, type) and issubclass(rows, QueryExpression):
         rows = rows()
     if isinstance(rows, QueryExpression):

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
 import types
-from typing import Any
 
 from .connection import conn as global_connection
 from .errors import DataJointError
 from .settings import config
-from .table import FreeTable, LINEAGE_TABLE, Table, invalidate_caches, lineage_ref, tier_of, to_camel_case, write_lineage
-from .tiers import TIERS, Computed, Imported, Lookup, Manual, Part
+from .table import FreeTable, Table, invalidate_caches, tier_of, to_camel_case, write_lineage
+from .tiers import TIERS, Lookup, Part
 
 logger = logging.getLogger("dj_jupyter")
 
@@ -66,7 +64,11 @@ class Schema:
             if not self.create_schema:
                 raise DataJointError(f"Schema `{schema_name}` does not exist and create_schema=False.",
                                      hint="Create it with dj.Schema(name) or check the name.")
-            connection.execute_ddl(connection.backend.create_schema_sql(schema_name))
+            try:
+                connection.execute_ddl(connection.backend.create_schema_sql(schema_name))
+            except Exception:  # noqa: BLE001 - another process created it at the same moment (workers starting)
+                if not connection.backend.schema_exists(connection, schema_name):
+                    raise
         self.database = schema_name
         connection.schemas[schema_name] = self
         connection.dependencies.invalidate()
@@ -120,7 +122,7 @@ class Schema:
             if not self._creates_tables():
                 raise DataJointError(f"Table {table_class.__name__} is not declared and create_tables is off.",
                                      hint="Declare it on a schema with create_tables=True.")
-            instance.declare(context)
+            _declare_racing(instance, context)
         elif self._lineage_missing(instance):
             self._refresh_lineage(instance, context)
         if issubclass(table_class, Lookup) and table_class.contents is not None:
@@ -279,7 +281,6 @@ def _strip_tier(table_name: str) -> str:
 
 def make_classes(schema: Schema) -> dict[str, type]:
     """Classes for every table of an activated schema, built from the database alone."""
-    connection = schema.connection
     names = schema.list_tables()
     classes: dict[str, type] = {}
     masters: dict[str, type] = {}
@@ -342,3 +343,26 @@ def virtual_schema(schema_name: str, *, connection=None, create_schema: bool = F
 def list_schemas(connection=None) -> list[str]:
     connection = connection or global_connection()
     return connection.backend.list_schemas(connection)
+
+
+def _declare_racing(instance, context, attempts: int = 3) -> None:
+    """Declare a table. Processes that start together (cluster workers importing one pipeline module) race to
+    declare the same tables: a loser finds the table declared by the winner and uses it."""
+    import time
+
+    from .table import invalidate_caches
+
+    for attempt in range(attempts):
+        try:
+            instance.declare(context)
+            return
+        except Exception:  # noqa: BLE001 - "already exists" comes in every backend's and driver's words
+            connection = instance.connection
+            if connection.in_transaction:
+                raise
+            invalidate_caches(connection, instance.database)
+            if instance.is_declared:
+                return
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))

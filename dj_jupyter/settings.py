@@ -26,6 +26,16 @@ SYSTEM_SECRETS_DIR = Path("/run/secrets/datajoint")
 BACKENDS = ("sqlite", "postgresql", "mysql")
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 SECRET_KEYS = {"database.password"}
+# credentials inside a store spec: kept in .secrets/stores.<name>.<field>, never written by config.save()
+STORE_SECRET_FIELDS = {"access_key", "secret_key", "account_key", "connection_string", "sas_token", "password",
+                       "token", "session_token"}
+
+
+def _without_store_secrets(stores) -> dict:
+    if not isinstance(stores, dict):
+        return stores
+    return {name: ({k: v for k, v in spec.items() if k not in STORE_SECRET_FIELDS} if isinstance(spec, dict) else spec)
+            for name, spec in stores.items()}
 
 DEFAULTS: dict[str, Any] = {
     "database": {
@@ -403,7 +413,11 @@ class Config:
                 if key in SECRET_KEYS:
                     continue
                 if key == "stores":
-                    data.setdefault("stores", {}).update(value)
+                    data.setdefault("stores", {}).update(_without_store_secrets(value))
+                elif key.startswith("stores.") and isinstance(value, dict):
+                    data.setdefault("stores", {})[key.split(".", 1)[1]] = _without_store_secrets({"_": value})["_"]
+                elif key.startswith("stores.") and key.rsplit(".", 1)[-1] in STORE_SECRET_FIELDS:
+                    continue
                 else:
                     _assign(data, key.split("."), value)
         Path(filename).write_text(json.dumps(data, indent=2, default=str) + "\n")

@@ -7,29 +7,20 @@ and rows removed by a delete release their objects only after the commit.
 
 from __future__ import annotations
 
-import collections.abc
 import copy
 import inspect
-import itertools
 import logging
 import re
 import sys
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any
 
-import numpy as np
 
-from .codecs.base import accepts_keyword, resolve
-from .declare.ddl import JOB_METADATA, build_declaration, ResolvedParent, storage_type
-from .declare.parser import ForeignKeyDecl, parse_definition
+from .declare.ddl import JOB_METADATA, build_declaration, ResolvedParent
+from .declare.parser import ForeignKeyDecl
 from .errors import (
-    AccessError,
     DataJointError,
-    DuplicateError,
-    IntegrityError,
-    MissingAttributeError,
     MissingTableError,
-    UnknownAttributeError,
 )
 from .query.condition import Fragment
 from .query.expression import QueryExpression, Source

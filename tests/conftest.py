@@ -45,7 +45,10 @@ def s3_server() -> servers.Server:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    for server in _servers.values():
+    for kind, server in _servers.items():
+        if kind != "s3" and not server.running:  # a server that died during the run: say why
+            print(f"\nThe {kind} test server stopped during the run; the end of its log:\n{server.log_tail(60)}",
+                  file=sys.stderr)
         server.stop()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import DataJointError
 from ..storage.paths import clean_path, object_path
 from .base import Codec
-from .stored import as_metadata, config_of, ledger_of, schema_table_field, store_for_read, store_for_write
+from .stored import as_metadata, ledger_of, schema_table_field, store_for_read, store_for_write
 
 
 def now_iso() -> str:
@@ -86,6 +86,21 @@ class SchemaCodec(Codec, register=False):
         return ObjectRef(metadata, store_for_read(metadata, key, context))
 
 
+def _in_table_section(store, path: str, schema: str, table: str) -> bool:
+    """Whether ``path`` lies in ``{schema_prefix}/[partitions/]{schema}/{table}/`` of ``store``."""
+    from ..storage.paths import partition_attributes, safe_segment
+
+    parts = path.split("/")
+    prefix = [p for p in (store.spec.get("schema_prefix") or "").strip("/").split("/") if p]
+    if parts[:len(prefix)] != prefix:
+        return False
+    rest = parts[len(prefix):]
+    partitions = set(partition_attributes(store.spec.get("partition_pattern")))
+    while rest and "=" in rest[0] and rest[0].split("=", 1)[0] in partitions:
+        rest = rest[1:]
+    return len(rest) > 2 and rest[0] == safe_segment(schema) and rest[1] == safe_segment(table)
+
+
 def zarr_layout(read_json) -> dict:
     """``shape``, ``dtype``, ``chunks`` of a zarr array from its metadata files ({} if not an array)."""
     meta = read_json("zarr.json")
@@ -147,7 +162,16 @@ class ObjectCodec(SchemaCodec):
         if isinstance(value, dict):  # metadata of an object already in the store (staged insert)
             metadata = dict(value)
             metadata["path"] = clean_path(metadata["path"])
-            metadata["store"] = store.name if not metadata.get("store") else metadata["store"]
+            # Only an object of this row's own section (where staged_insert1 writes) may be adopted: deleting
+            # the row removes it, so metadata naming any other file (a <filepath@> target, raw data, another
+            # table's object) would turn a delete into the removal of that file.
+            if metadata.get("store") not in (None, "", store.name) or \
+                    not _in_table_section(store, metadata["path"], schema, table):
+                raise DataJointError(f"<object@{store.name}> metadata may only name an object in the section of "
+                                     f"{schema}.{table} in store {store.name!r}; got {metadata['path']!r}.",
+                                     hint="Use staged_insert1 to write objects in place, or insert the file or "
+                                          "bytes (they are copied into the store).")
+            metadata["store"] = store.name
             return metadata
         ext = None
         is_dir = False

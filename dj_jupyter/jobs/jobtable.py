@@ -12,6 +12,7 @@ import getpass
 import logging
 import os
 import platform
+import time
 import traceback
 
 from ..codecs.blob_format import pack
@@ -19,7 +20,7 @@ from ..declare.types import classify
 from ..errors import DataJointError, DuplicateError
 from ..query.condition import Fragment, Not
 from ..settings import config
-from ..table import FreeTable, invalidate_caches, load_heading
+from ..table import FreeTable, invalidate_caches
 from .version import code_version
 
 logger = logging.getLogger("dj_jupyter")
@@ -110,12 +111,21 @@ index(status, priority, scheduled_time)
         declaration = build_declaration(self.database, self.table_name, self.definition, lambda fk: None)
         try:
             connection.execute_ddl(connection.backend.create_table_sql(declaration.ddl))
-        except DataJointError:
+        except Exception:  # noqa: BLE001 - SQLite reports "already exists" as a bare sqlite3 error
             # workers starting together all see no job table; the losers of the race use the winner's
-            if connection.in_transaction or not self.is_declared:
+            if connection.in_transaction or not self._declared_by_another_worker():
                 raise
         invalidate_caches(connection, self.database)
         self._heading = None
+
+    def _declared_by_another_worker(self, wait_seconds: float = 5.0) -> bool:
+        """After a failed CREATE, wait briefly for a concurrent worker's declaration to become visible."""
+        deadline = time.monotonic() + wait_seconds
+        while not self.is_declared:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     # ---- views ------------------------------------------------------------------------------------
     def _status(self, status: str):

@@ -226,16 +226,19 @@ def _retry_conflicts(block, key) -> None:
 
 
 def _exists_statement(table, key: dict) -> tuple[str, tuple]:
-    """``SELECT 1`` for the key's row, built once per table instead of once per key."""
-    statement = table.__dict__.get("_exists_sql")
+    """``SELECT 1`` for the key's rows, built once per table and key shape instead of once per key.
+
+    The key may cover only part of the primary key (a table that adds dimensions of its own).
+    """
+    names = tuple(name for name in table.primary_key if name in key)
+    cache = table.__dict__.setdefault("_exists_sql", {})
+    statement = cache.get(names)
     if statement is None:
         backend = table.connection.backend
-        names = list(table.primary_key)
         encoders = [backend.encoder(table.heading[name].type) for name in names]
         where = " AND ".join(f"{backend.quote(n)} = {backend.placeholder}" for n in names) or "1 = 1"
-        statement = (f"SELECT 1 FROM {table.full_table_name} WHERE {where} LIMIT 1", names, encoders)
-        table.__dict__["_exists_sql"] = statement
-    sql, names, encoders = statement
+        statement = cache[names] = (f"SELECT 1 FROM {table.full_table_name} WHERE {where} LIMIT 1", encoders)
+    sql, encoders = statement
     return sql, tuple(encoder(key[name]) for name, encoder in zip(names, encoders))
 
 

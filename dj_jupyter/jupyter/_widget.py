@@ -83,6 +83,8 @@ class DJWidget(anywidget.AnyWidget):
 
     # ---- life cycle ------------------------------------------------------------------------------
     def close(self):
+        if "_closed" not in self.__dict__:  # __init__ failed before the widget existed (e.g. a query that
+            return                          # cannot run): nothing to stop; __del__ calls close() anyway
         self._closed.set()
         self._on_close()
         super().close()
@@ -153,9 +155,12 @@ class Poller:
             except Exception as error:
                 logger.debug("poll failed: %s", error)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop and wait for a poll in flight, so no query of this widget outlives it (e.g. into a drop)."""
         self._stop.set()
         self._wake.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     @property
     def running(self) -> bool:

@@ -187,8 +187,8 @@ class ProgressPanel(DJWidget):
     # ---- populate in the background -------------------------------------------------------------------
     @property
     def is_running(self) -> bool:
-        return (self._worker is not None and self._worker.is_alive()) or (
-            self._process is not None and self._process.is_alive())
+        worker = self._worker  # a populate thread, or the thread that waits for the populate process
+        return worker is not None and worker.is_alive()
 
     def populate(self, background: str | bool | None = None, **kwargs):
         """Populate every table of the panel, in order. ``background`` = "thread", "process" or False."""
@@ -250,15 +250,20 @@ class ProgressPanel(DJWidget):
             raise DataJointError("Cannot start a background process inside a transaction.")
         context = multiprocessing.get_context("fork")
         self._stop_event = context.Event()
-        connection.close()  # the child must not share the parent's socket
-        try:
-            self._process = context.Process(target=_child_populate,
-                                            args=(self.tables, self.restrictions, options, self._stop_event),
-                                            daemon=True, name="dj-populate")
-            self._process.start()
-        finally:
-            connection.connect()
-        threading.Thread(target=self._wait_process, name="dj-populate-wait", daemon=True).start()
+        # Hold the connection through the fork: the panel's poller thread must not be mid-query (holding the
+        # lock, using the socket) at the instant the child is copied. The child must not share the socket.
+        with connection._lock:
+            connection.close()
+            try:
+                self._process = context.Process(target=_child_populate,
+                                                args=(self.tables, self.restrictions, options, self._stop_event),
+                                                daemon=True, name="dj-populate")
+                self._process.start()
+            finally:
+                connection.connect()
+        # only this thread joins the child: a second concurrent join cannot reap it and would report it alive
+        self._worker = threading.Thread(target=self._wait_process, name="dj-populate-wait", daemon=True)
+        self._worker.start()
 
     def _wait_process(self) -> None:
         self._process.join()
@@ -276,11 +281,9 @@ class ProgressPanel(DJWidget):
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a background populate; True when it has finished."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for handle in (self._worker, self._process):
-            if handle is not None:
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                handle.join(remaining)
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
         return not self.is_running
 
     def release(self) -> int:
@@ -361,6 +364,7 @@ def _child_populate(tables, restrictions, options, stop_event) -> None:
     events.forget_observers()
     connection = tables[0].connection
     connection._raw = None  # the parent's socket was closed before the fork; never touch it
+    connection._lock = threading.RLock()  # the copied lock is owned by the parent's forking thread
     connection.connect()
 
     def watch():

@@ -9,7 +9,6 @@ operand as a subquery; SQL is generated only when rows are fetched.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import re
 from dataclasses import dataclass, replace

@@ -13,7 +13,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Iterator
 
 import numpy as np
 

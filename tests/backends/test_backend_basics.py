@@ -22,7 +22,10 @@ import dj_jupyter as dj
 from dj_jupyter import errors
 from dj_jupyter.declare.parser import Default
 
+from tests.conftest import SERVER_BACKENDS
+
 SERVERS = ("postgresql", "mysql")
+on_servers = pytest.mark.parametrize("backend", SERVER_BACKENDS)  # the sessions, users and layouts of a server
 
 ALL_TYPES = """
 # every core type
@@ -54,11 +57,6 @@ FULL_ROW = dict(
     moment=datetime.datetime(2024, 5, 17, 13, 45, 12), micro=datetime.datetime(2024, 5, 17, 13, 45, 12, 123456),
     color="it's blue", uid=uuid.UUID("12345678-1234-5678-1234-567812345678"),
     meta={"a": [1, 2.5, None], "b": {"c": "x"}, "d": True}, raw=b"\x00\x01\xff" * 50, array=None)
-
-
-def require_server(backend):
-    if backend not in SERVERS:
-        pytest.skip("needs a database server")
 
 
 def second_connection(connection):
@@ -537,7 +535,6 @@ def test_errors_are_translated(lab, connection):
     with pytest.raises(dj.DataJointError):
         Session.insert1(dict(subject_id=1, session=99999, duration=1.0))
     table = Subject.full_table_name
-    quote = connection.backend.quote
     with pytest.raises(errors.UnknownAttributeError):
         connection.query(f"SELECT no_such_column FROM {table}")
     with pytest.raises(errors.MissingTableError):
@@ -549,8 +546,8 @@ def test_errors_are_translated(lab, connection):
     assert connection.query("SELECT 1").fetchone()[0] == 1
 
 
+@on_servers
 def test_password_is_never_shown(connection, backend):
-    require_server(backend)
     password = connection._password
     assert password and password not in repr(connection) and password not in str(connection.conn_info)
     info = connection.conn_info
@@ -561,8 +558,8 @@ def test_password_is_never_shown(connection, backend):
     assert isinstance(caught.value, errors.AccessError)
 
 
+@on_servers
 def test_permission_denied_is_an_access_error(lab, connection, backend):
-    require_server(backend)
     _, Subject, _ = lab
     user, password = "dj_limited_" + uuid.uuid4().hex[:6], "pw-" + uuid.uuid4().hex[:8]
     if backend == "postgresql":
@@ -601,8 +598,8 @@ def kill(connection, killer):
         time.sleep(0.05)
 
 
+@on_servers
 def test_reconnect_after_the_server_kills_the_connection(lab, connection, backend):
-    require_server(backend)
     _, Subject, _ = lab
     killer = second_connection(connection)
     try:
@@ -616,8 +613,8 @@ def test_reconnect_after_the_server_kills_the_connection(lab, connection, backen
         killer.close()
 
 
+@on_servers
 def test_lost_connection_inside_a_transaction_commits_nothing(lab, connection, backend):
-    require_server(backend)
     _, Subject, _ = lab
     killer = second_connection(connection)
     try:
@@ -637,9 +634,8 @@ def test_lost_connection_inside_a_transaction_commits_nothing(lab, connection, b
 
 
 # ---- on-disk layout: DataJoint 2.3's conventions -----------------------------------------------------------------
+@pytest.mark.parametrize("backend", [b for b in SERVER_BACKENDS if b == "postgresql"])
 def test_postgres_layout(everything, lab, connection, backend):
-    if backend != "postgresql":
-        pytest.skip("PostgreSQL layout")
     db = everything.database
     rows = connection.query(
         "SELECT column_name::text, data_type::text, udt_name::text, character_maximum_length, numeric_precision, "
@@ -696,9 +692,8 @@ def test_postgres_layout(everything, lab, connection, backend):
     assert any("(buddy_id)" in d for d in definitions) and len(definitions) == 2  # + the primary key
 
 
+@pytest.mark.parametrize("backend", [b for b in SERVER_BACKENDS if b == "mysql"])
 def test_mysql_layout(everything, lab, connection, backend):
-    if backend != "mysql":
-        pytest.skip("MySQL layout")
     db = everything.database
     rows = connection.query(
         "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_COMMENT FROM information_schema.COLUMNS "
@@ -790,10 +785,7 @@ def test_alter_adds_and_changes_attributes(make_schema, backend):
 # ---- the real DataJoint 2.3.5 opens our tables, and we open its tables ---------------------------------------
 @pytest.fixture
 def datajoint(connection, backend):
-    require_server(backend)
-    datajoint = pytest.importorskip("datajoint")
-    if backend == "postgresql":
-        pytest.importorskip("psycopg2")
+    import datajoint
     info = connection.conn_info
     datajoint.config["database.backend"] = backend
     datajoint.config["database.host"] = info["host"]
@@ -811,6 +803,7 @@ def datajoint(connection, backend):
     theirs.close()
 
 
+@on_servers
 def test_datajoint_reads_and_writes_our_tables(lab, datajoint, backend):
     dj23, theirs = datajoint
     schema, Subject, Session = lab
@@ -832,6 +825,7 @@ def test_datajoint_reads_and_writes_our_tables(lab, datajoint, backend):
     assert len(Subject) == 4 and len(Session) == 3
 
 
+@on_servers
 def test_we_read_and_extend_datajoint_tables(make_schema, datajoint, connection, backend):
     dj23, theirs = datajoint
     name = "t_" + uuid.uuid4().hex[:10]

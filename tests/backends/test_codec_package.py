@@ -24,7 +24,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "codec_package"
 
 @pytest.fixture(scope="session")
 def codec_site(tmp_path_factory):
-    pytest.importorskip("hatchling", reason="building the test codec package needs hatchling")
     site = tmp_path_factory.mktemp("codec_site")
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",

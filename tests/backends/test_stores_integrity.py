@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -124,7 +123,6 @@ def test_database_failure_removes_written_objects_but_keeps_shared(rich, object_
 
 
 def test_failure_in_make_leaves_nothing(make_schema, object_store):
-    pytest.importorskip("dj_jupyter.jobs.populate")
     schema = make_schema()
 
     @schema

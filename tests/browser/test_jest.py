@@ -24,10 +24,10 @@ pytestmark = [pytest.mark.timeout(900)]
 
 def _jlpm() -> list[str]:
     if shutil.which("node") is None:
-        pytest.skip("Node.js is not installed")
+        pytest.fail("Node.js is not installed (scripts/install_system_deps.sh installs it)")
     jlpm = shutil.which("jlpm")
     if jlpm is None:
-        pytest.skip("jlpm is not installed (it comes with jupyterlab / jupyter_builder)")
+        pytest.fail("jlpm is not installed (it comes with jupyterlab / jupyter_builder: pip install -e .[test])")
     return [jlpm]
 
 

@@ -117,9 +117,7 @@ def _installed() -> bool:
 
 def _requirements():
     if not Path(CHROMIUM).exists():
-        pytest.skip("/usr/bin/chromium is not installed (scripts/install_system_deps.sh)")
-    pytest.importorskip("playwright.sync_api")
-    pytest.importorskip("jupyterlab")
+        pytest.fail("/usr/bin/chromium is not installed (scripts/install_system_deps.sh installs it)")
     if not _installed():
         pytest.fail(f"the {EXTENSION} labextension is not installed: run `pip install -e .` (it builds it)")
 

@@ -137,10 +137,7 @@ def _free_port() -> int:
 
 def _requirements():
     if not Path(CHROMIUM).exists():
-        pytest.skip("/usr/bin/chromium is not installed (scripts/install_system_deps.sh)")
-    pytest.importorskip("playwright.sync_api")
-    pytest.importorskip("jupyterlab")
-    pytest.importorskip("anywidget")
+        pytest.fail("/usr/bin/chromium is not installed (scripts/install_system_deps.sh installs it)")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ On server backends every captured output is checked for the database password.
 from __future__ import annotations
 
 import copy
-import importlib
 import os
 import re
 import uuid
@@ -21,15 +20,6 @@ from tests.conftest import BACKENDS, connection_settings
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MAGIC_BACKENDS = tuple(b for b in ("sqlite", "postgresql") if b in BACKENDS)
-
-
-def backend_available(backend: str) -> bool:
-    module = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql"}[backend]
-    try:
-        importlib.import_module(f"dj_jupyter.backends.{module}")
-    except ImportError:
-        return False
-    return True
 
 
 @dataclass
@@ -173,8 +163,6 @@ def ipy(_ipython, tmp_path, monkeypatch):
 
 @pytest.fixture(params=MAGIC_BACKENDS)
 def magic_backend(request) -> str:
-    if not backend_available(request.param):
-        pytest.skip(f"the {request.param} backend is not available yet")
     return request.param
 
 

@@ -8,19 +8,14 @@ import nbformat
 import pytest
 
 import dj_jupyter as dj
-from tests.conftest import connection_settings
+from tests.conftest import BACKENDS, connection_settings
 from tests.jupyter.cells import declare_pipeline, fill
-from tests.jupyter.conftest import backend_available
 
-SERVER_BACKENDS = ("postgresql",)
+SERVER_BACKENDS = tuple(b for b in ("postgresql",) if b in BACKENDS)
 
 
 @pytest.fixture(params=SERVER_BACKENDS)
 def server(request, tmp_path):
-    from tests.conftest import BACKENDS
-
-    if request.param not in BACKENDS or not backend_available(request.param):
-        pytest.skip(f"the {request.param} backend is not available")
     return connection_settings(request.param, tmp_path)
 
 

@@ -18,8 +18,6 @@ import pytest
 import dj_jupyter as dj
 from tests.conftest import BACKENDS, make_connection
 
-pytest.importorskip("anywidget")
-
 WIDGET_BACKENDS = tuple(b for b in ("sqlite", "postgresql", "mysql") if b in BACKENDS)
 
 
@@ -429,7 +427,7 @@ def test_array_preview_kinds_and_bounded_samples(tmp_path):
 def test_array_preview_of_zarr_and_hdf5_reads_metadata_only(tmp_path):
     from dj_jupyter.jupyter import array_preview
 
-    zarr = pytest.importorskip("zarr")
+    import zarr as zarr
     z = zarr.open_array(str(tmp_path / "a.zarr"), mode="w", shape=(4000, 3000), chunks=(1000, 500), dtype="int16")
     z[:] = 7
     preview = array_preview(z)
@@ -438,7 +436,7 @@ def test_array_preview_of_zarr_and_hdf5_reads_metadata_only(tmp_path):
     reply, buffers = preview.handle_message({"type": "sample"})
     assert reply["kind"] == "image" and "sample of" in reply["note"]
 
-    h5py = pytest.importorskip("h5py")
+    import h5py as h5py
     with h5py.File(tmp_path / "a.h5", "w") as f:
         f.create_dataset("x", data=np.arange(3 * 400 * 500).reshape(3, 400, 500), chunks=(1, 100, 100),
                          compression="gzip")
@@ -452,7 +450,6 @@ def test_array_preview_of_zarr_and_hdf5_reads_metadata_only(tmp_path):
 
 def test_npy_values_open_without_store_reads(conn, tmp_path):
     """<npy@> cells show shape/dtype/size from the row's metadata; data is read only on the click."""
-    pytest.importorskip("dj_jupyter.codecs.npy")
     from tests.object_stores import store_env
 
     from dj_jupyter.jupyter import browse

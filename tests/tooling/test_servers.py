@@ -46,7 +46,7 @@ def _check_stopped(srv: Server) -> None:
 
 
 def test_postgres_query_restart_stop():
-    psycopg = pytest.importorskip("psycopg")
+    import psycopg as psycopg
     srv = start_postgres()
     try:
         assert srv.kind == "postgres" and srv.host == "127.0.0.1"
@@ -85,7 +85,7 @@ def test_postgres_query_restart_stop():
 
 
 def test_mariadb_query_restart_stop():
-    pymysql = pytest.importorskip("pymysql")
+    import pymysql as pymysql
     srv = start_mariadb(log_statements=True)
     try:
         info = srv.dsn_info()
@@ -140,7 +140,7 @@ def test_mariadb_query_restart_stop():
 
 
 def test_s3_bucket_put_get_stop():
-    boto3 = pytest.importorskip("boto3")
+    import boto3 as boto3
     srv = start_s3()
     try:
         info = srv.dsn_info()

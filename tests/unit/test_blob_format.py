@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from dj_jupyter.codecs import blob_format as ours
 from dj_jupyter.errors import DataJointError
 
-dj_blob = pytest.importorskip("datajoint.blob")
+import datajoint.blob as dj_blob
 
 RNG = np.random.default_rng(20240601)
 

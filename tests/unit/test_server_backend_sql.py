@@ -15,8 +15,6 @@ from dj_jupyter.declare.ddl import column_comment
 from dj_jupyter.declare.parser import Default
 from dj_jupyter.declare.types import classify
 
-pytest.importorskip("psycopg")
-pytest.importorskip("pymysql")
 
 from dj_jupyter.backends import _server  # noqa: E402
 from dj_jupyter.backends import mysql as my  # noqa: E402
