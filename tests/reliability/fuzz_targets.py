@@ -11,8 +11,6 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from dj_jupyter.errors import DataJointError
-
 NAMES = ("subject_id", "species", "weight", "session", "name", "a", "b")
 
 
@@ -81,6 +79,8 @@ TARGETS = {"definition": definition, "restriction": restriction, "cell": cell}
 
 def check(target, text: str) -> None:
     """The rule: ``target(text)`` returns or raises DataJointError; anything else propagates (a finding)."""
+    from dj_jupyter.errors import DataJointError
+
     try:
         target(text)
     except DataJointError:
@@ -91,7 +91,9 @@ def main() -> None:  # atheris entry point
     import atheris
 
     name = sys.argv.pop(1)
+    assert "dj_jupyter" not in sys.modules, "instrument before the first import"
     with atheris.instrument_imports(include=["dj_jupyter", "kernel_magics", "sqlglot"]):
+        import dj_jupyter  # noqa: F401
         import dj_jupyter.declare.parser  # noqa: F401
         import dj_jupyter.query.sqlexpr  # noqa: F401
         import kernel_magics.parsing  # noqa: F401

@@ -186,3 +186,18 @@ def deadlock_log(limit: int = 20000) -> str:
     text = open(srv.error_log_path, errors="replace").read()
     start = text.find("Transactions deadlock detected")
     return text[start:start + limit] if start >= 0 else ""
+
+
+FIGURES = ROOT / "test-output" / "reliability" / "figures.txt"
+_figures_started: list = []
+
+
+def report(line: str) -> None:
+    """Print a test's figures and keep them in test-output/reliability/figures.txt for the closing note."""
+    print(line)
+    if not _figures_started:
+        FIGURES.parent.mkdir(parents=True, exist_ok=True)
+        FIGURES.write_text("")
+        _figures_started.append(True)
+    with open(FIGURES, "a") as f:
+        f.write(line.rstrip() + "\n")

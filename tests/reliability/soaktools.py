@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,8 +66,10 @@ class Pipeline:
         return self.start([sys.executable, "-c", code], name, **extra)
 
     def start_worker(self, name: str, *tables: str, sleep: float = 0.3, **extra) -> subprocess.Popen:
-        command = [sys.executable, "-m", "dj_jupyter.cli", "worker", "tests.reliability.soakpipe", *tables,
-                   "--sleep", str(sleep)]
+        """``dj-jupyter worker tests.reliability.soakpipe`` (the console script; ``-m dj_jupyter.cli`` without it)."""
+        console = shutil.which("dj-jupyter")
+        command = ([console] if console else [sys.executable, "-m", "dj_jupyter.cli"]) + [
+            "worker", "tests.reliability.soakpipe", *tables, "--sleep", str(sleep)]
         return self.start(command, name, **extra)
 
     def stderr_of(self, name: str) -> str:
@@ -240,7 +243,7 @@ def check_consistency(pipeline: Pipeline, *, gc: bool = True, label: str = "") -
         assert not unreferenced, f"{len(unreferenced)} objects unreferenced after gc: {sorted(unreferenced)[:3]}"
         assert referenced <= after, "gc removed a referenced object"
         figures["objects_after_gc"] = len(after)
-    print(f"[{label or pipeline.engine}] consistency: {json.dumps(figures)}")
+    helpers.report(f"[{label or pipeline.engine}] consistency: {json.dumps(figures)}")
     return figures
 
 
@@ -289,3 +292,16 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def server_conflicts(engine: str, since: int = 0) -> tuple[int, int]:
+    """(deadlocks the server reported since byte ``since`` of its log, current log size)."""
+    srv = helpers._servers.get(engine)
+    path = srv.error_log_path if srv is not None else None
+    if not path or not os.path.exists(path):
+        return 0, 0
+    with open(path, "rb") as f:
+        f.seek(since)
+        text = f.read().decode("utf-8", "replace")
+    needle = "deadlock detected" if engine == "postgresql" else "Transactions deadlock detected"
+    return text.count(needle), since + len(text.encode("utf-8", "replace"))

@@ -72,7 +72,7 @@ def test_server_restart_during_populate(engine, tmp_path, capture_dir):
     notes = [line for i in range(4) for line in pipeline.stderr_of(f"worker{i}").splitlines() if "retrying" in line]
     figures = check_consistency(pipeline, label=f"restart {engine}")
     assert figures["orphans_before_gc"] >= 1, "the aborted transaction's object should have been left for gc"
-    print(f"[restart {engine}] {subjects * sessions} keys x 3 levels, 4 workers; server restarted (clean stop, "
+    helpers.report(f"[restart {engine}] {subjects * sessions} keys x 3 levels, 4 workers; server restarted (clean stop, "
           f"{downtime:.1f} s down) with (Trace, Spectrum, Summary) = {before} rows done and Spectrum (3, 3) in an "
           f"open transaction; {len(after)} makes committed after the restart by {len(workers_after)} worker "
           f"processes; every key committed exactly once ({sum(commits.values())} commits for {3 * len(survivors)} "
@@ -134,7 +134,7 @@ def test_connection_lost_during_commit_keeps_objects(engine, tmp_path, use_store
         assert rows[0]["raw"].read() == b"payload"
         files = helpers.store_files(spec)
         assert len(Item()) == 2 and len(files) == 4, files
-        print(f"[in-doubt commit {engine}] connection broken after COMMIT reached the server: row committed, its "
+        helpers.report(f"[in-doubt commit {engine}] connection broken after COMMIT reached the server: row committed, its "
               f"2 objects kept and readable; a later commit and a later rollback on the same connection fired none "
               f"of its hooks; store holds {len(files)} objects for 2 rows")
     finally:

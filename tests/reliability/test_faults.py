@@ -13,16 +13,14 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import dj_jupyter as dj
 from tests.reliability import helpers
-from tests.reliability.soaktools import (LEVELS, Pipeline, check_consistency, job_counts, load_pipeline, raw_keys,
+from tests.reliability.soaktools import (Pipeline, check_consistency, job_counts, load_pipeline, raw_keys,
                                          raw_query, qualified, pid_alive)
 
 pytestmark = pytest.mark.timeout(300)
@@ -78,7 +76,7 @@ def test_worker_killed_during_make(engine, phase, tmp_path, capture_dir):
     assert all(n == 1 for n in commits.values())
     figures = check_consistency(pipeline, label=f"kill -9 in make_{phase} {engine}")
     assert figures["orphans_before_gc"] == expected_orphans and figures["gc_removed"] == expected_orphans
-    print(f"[kill -9 make_{phase} {engine}] worker pid {pid} killed inside make_{phase} of Summary (1, 1): "
+    helpers.report(f"[kill -9 make_{phase} {engine}] worker pid {pid} killed inside make_{phase} of Summary (1, 1): "
           f"no row; job stayed 'reserved' until refresh() released {refreshed['orphaned']} orphan; objects of the "
           f"aborted transaction {len(summary_files)} (removed by gc: {figures['gc_removed']}); after populate "
           f"Summary has 6/6 rows, each committed once; jobs {job_counts(pipeline)}")
@@ -213,7 +211,7 @@ def test_store_fails_on_write_during_populate(engine, tmp_path, use_stores):
         Result.jobs.errors.delete()
         again = Result.populate(reserve_jobs=True)
         assert len(Result()) == 6 and _referenced(Result) == helpers.store_files(spec)
-        print(f"[store write failure {engine}] store failed from its 5th write on during a populate of 5 keys: "
+        helpers.report(f"[store write failure {engine}] store failed from its 5th write on during a populate of 5 keys: "
               f"{made} made, {failed} failed with the store error ({errors} job error records), rows {rows}, no "
               f"object left by the failed makes ({len(files)} files = {len(referenced)} referenced); after clearing "
               f"the errors a populate made the other {again['success_count']}: 6 rows, every object referenced")
@@ -253,7 +251,7 @@ def test_store_fails_on_delete(engine, tmp_path, use_stores, caplog):
         report = dj.gc.collect(schema, store="main", dry_run=False, grace_period=0)
         final = helpers.store_files(spec)
         assert set(report.removed) and final == referenced, (report, final, referenced)
-        print(f"[store delete failure {engine}] delete of 2 of 4 sources committed while the store refused "
+        helpers.report(f"[store delete failure {engine}] delete of 2 of 4 sources committed while the store refused "
               f"{failing.removes_refused} removal call(s): {len(orphans)} released objects stayed, the user saw "
               f"{len(warned)} warning(s) naming dj.gc ({warned[0][:90]!r}); gc then removed {len(report.removed)} "
               f"object(s); the store holds exactly the {len(referenced)} referenced objects of {len(before)}")
@@ -330,7 +328,7 @@ def test_disk_full_on_local_store(engine, tmp_path, use_stores, small_filesystem
         referenced2 = _referenced(Result)
         assert referenced2 <= files2 and not (files2 - referenced2)
         free = shutil.disk_usage(location).free if small_filesystem else None
-        print(f"[disk full {engine}] {'loop-mounted 4 MiB ext4' if small_filesystem else 'ENOSPC fsspec wrapper'}: "
+        helpers.report(f"[disk full {engine}] {'loop-mounted 4 MiB ext4' if small_filesystem else 'ENOSPC fsspec wrapper'}: "
               f"populate of 12 keys x ~1 MiB of objects: {made} made, {failed} failed with ENOSPC, {full_rows} rows; "
               f"no partial object remained ({len(files)} files, all referenced); after deleting rows the next "
               f"populate made {second['success_count']} more ({len(second['error_list'])} ENOSPC again), store "

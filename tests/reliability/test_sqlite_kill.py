@@ -137,7 +137,7 @@ def test_two_notebooks_one_killed_mid_transaction(tmp_path, capture_dir):
         assert len(module.Event) == 381
     finally:
         connection.close()
-    print(f"[sqlite two notebooks] A committed 8 batches (80 rows) while B wrote and was killed (SIGKILL) holding BEGIN IMMEDIATE "
+    helpers.report(f"[sqlite two notebooks] A committed 8 batches (80 rows) while B wrote and was killed (SIGKILL) holding BEGIN IMMEDIATE "
           f"with 7 uncommitted rows; B had {b_rows_at_kill} rows committed and was blocked on the lock, then "
           f"finished all {b_rows} rows ({len(resumed)} commits after the kill); integrity_check {integrity[0][0]!r}, "
           f"foreign_key_check {len(fk)} problems; rows A={counts['A']} (none of the 7), B={counts['B']}; a third "
