@@ -55,6 +55,7 @@ class Connection:
         self._settings = settings
         self._lock = threading.RLock()
         self._in_transaction = False
+        self._savepoint_pending = False
         self._on_commit: list = []
         self._on_rollback: list = []
         self._raw = None
@@ -111,6 +112,7 @@ class Connection:
             raise LostConnectionError(f"Cannot connect to {self.target}: {message}",
                                       hint="Check host, port, user and password in dj.config or DJ_* variables.") from None
         self._in_transaction = False
+        self._savepoint_pending = False
         self._connection_id = None
 
     def close(self) -> None:
@@ -158,8 +160,10 @@ class Connection:
         """Run several statements in one round trip where the backend can; returns their cursors."""
         with self._lock:
             self._ensure_open()
+            savepoint = [(f"SAVEPOINT {self._SAVEPOINT}", None)] if self._savepoint_pending else []
+            self._savepoint_pending = False
             try:
-                return self.backend.run_batch(self._raw, statements)
+                return self.backend.run_batch(self._raw, savepoint + list(statements))[len(savepoint):]
             except Exception as error:
                 self._raise_failure(error, statements[-1][0] if statements else "")
 
@@ -187,12 +191,18 @@ class Connection:
                 raise LostConnectionError(
                     "The database connection was lost during COMMIT; the transaction may or may not "
                     "have been committed.", hint="Check whether its rows exist before running it again.") from None
+            self._finish(committed=False)  # the server rolled it back: undo its stored objects too
             raise LostConnectionError(
                 "The database connection was lost inside a transaction; the transaction was rolled back.",
                 hint="Nothing of the transaction was committed. Run the operation again.") from None
         raise LostConnectionError(f"The database connection to {self.target} was lost.") from None
 
     def _execute(self, sql: str, args: Any):
+        if self._savepoint_pending:
+            self._savepoint_pending = False
+            if not isinstance(args, dict):
+                return self.backend.run_batch(self._raw, [(f"SAVEPOINT {self._SAVEPOINT}", None), (sql, args)])[-1]
+            self._raw.cursor().execute(f"SAVEPOINT {self._SAVEPOINT}")
         cursor = self._raw.cursor()
         if args is None:
             cursor.execute(sql)
@@ -214,6 +224,9 @@ class Connection:
             if self._raw is None:
                 self.connect()
             try:
+                if self._savepoint_pending:
+                    self._savepoint_pending = False
+                    self._raw.cursor().execute(f"SAVEPOINT {self._SAVEPOINT}")
                 return action(self._raw.cursor())
             except Exception as error:
                 if self.backend.is_connection_error(error):
@@ -222,6 +235,8 @@ class Connection:
                     if in_transaction:
                         self._lock.release()  # the hold start_transaction took
                     self.close()
+                    if in_transaction:
+                        self._finish(committed=False)  # the server rolled it back: undo its stored objects too
                     raise LostConnectionError(
                         "The database connection was lost during an insert"
                         + ("; the transaction was rolled back." if in_transaction else "."),
@@ -264,6 +279,34 @@ class Connection:
         self._in_transaction = True
         return []
 
+    _SAVEPOINT = "dj_savepoint"
+
+    def savepoint(self) -> tuple[int, int]:
+        """Mark a point inside the open transaction that ``rollback_to_savepoint`` returns to.
+
+        Populate gives each key of a shared transaction its own savepoint, so a failing make()
+        undoes only its own rows and stored objects.
+        """
+        if not self._in_transaction:
+            raise DataJointError("A savepoint needs an open transaction.", hint="Start a transaction first.")
+        self._savepoint_pending = True  # sent together with the next statement, saving a round trip
+        return len(self._on_commit), len(self._on_rollback)
+
+    def rollback_to_savepoint(self, mark: tuple[int, int]) -> None:
+        """Undo everything since ``savepoint()``: its statements, and (by their rollback hooks) its objects."""
+        if self._savepoint_pending:  # nothing reached the server since the mark
+            self._savepoint_pending = False
+        else:
+            self.query(f"ROLLBACK TO SAVEPOINT {self._SAVEPOINT}", None)
+        commits, rollbacks = mark
+        undo = self._on_rollback[rollbacks:]
+        del self._on_commit[commits:], self._on_rollback[rollbacks:]
+        for callback in reversed(undo):
+            try:
+                callback()
+            except Exception as error:
+                logger.warning("A post-rollback action failed: %s", error)
+
     def _rollback_quietly(self) -> None:
         try:
             if self._raw is not None:
@@ -293,6 +336,7 @@ class Connection:
                 logger.warning("A post-transaction action failed: %s", error)
 
     def cancel_transaction(self) -> None:
+        self._savepoint_pending = False
         try:
             if self._raw is not None:
                 try:
@@ -309,6 +353,7 @@ class Connection:
 
     def commit_transaction(self, statements: list[tuple[str, Any]] = ()) -> None:
         """Run ``statements`` (if any) and COMMIT, in one round trip where the backend can."""
+        self._savepoint_pending = False
         if statements:
             try:
                 self.batch([*statements, ("COMMIT", None)])

@@ -8,6 +8,7 @@ and rows removed by a delete release their objects only after the commit.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import logging
 import re
@@ -111,6 +112,7 @@ def invalidate_caches(connection, schema: str | None = None) -> None:
 _CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 
 
+@functools.lru_cache(maxsize=4096)  # table_name is read on every query and insert
 def from_camel_case(name: str) -> str:
     """``SessionTrial`` -> ``session_trial``."""
     if not _CLASS_NAME.fullmatch(name):
@@ -187,16 +189,20 @@ class TableMeta(type):
     def connection(cls):
         return cls._connection
 
+    # the two names below are read on every query and insert: plain type lookups skip __getattribute__
     @property
     def table_name(cls) -> str:
-        virtual = cls.__dict__.get("_virtual_table_name")
-        return virtual if virtual else cls._prefix + from_camel_case(cls.__name__)
+        get = type.__getattribute__
+        virtual = get(cls, "__dict__").get("_virtual_table_name")
+        return virtual if virtual else get(cls, "_prefix") + from_camel_case(get(cls, "__name__"))
 
     @property
     def full_table_name(cls) -> str | None:
-        if cls.database is None or cls._connection is None:
+        get = type.__getattribute__
+        database, connection = get(cls, "database"), get(cls, "_connection")
+        if database is None or connection is None:
             return None
-        return cls._connection.backend.table_ref(cls.database, cls.table_name)
+        return connection.backend.table_ref(database, cls.table_name)
 
 
 class Table(QueryExpression, metaclass=TableMeta):

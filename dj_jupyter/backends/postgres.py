@@ -103,6 +103,21 @@ class PostgresBackend(Backend):
                 copy.write_row(row)
         return len(rows)
 
+    def run_batch(self, raw, statements: list) -> list:
+        """Several statements in one round trip (libpq pipeline mode): BEGIN with a check, records with COMMIT.
+
+        A failing statement raises its own error when the pipeline syncs; the ones after it do not run.
+        """
+        if len(statements) < 2:
+            return super().run_batch(raw, statements)
+        cursors = []
+        with raw.pipeline():
+            for sql, params in statements:
+                cursor = raw.cursor()
+                cursor.execute(sql, None if params is None else tuple(params))
+                cursors.append(cursor)
+        return cursors
+
     def order_item(self, term: str, direction: str, nullable: bool = True) -> str:
         if not nullable:  # plain terms keep index scans usable
             return f"{term} {direction}" if direction else term

@@ -323,12 +323,7 @@ index(status, priority, scheduled_time)
             where = " AND ".join(f"{self.connection.backend.quote(k)} = {self.connection.backend.placeholder}"
                                  for k in self.primary_key)
             return [(f"DELETE FROM {self.full_table_name} WHERE {where}", tuple(self._key_values(key)))]
-        values = dict(status="success", completed_time=datetime.datetime.now(), duration=duration,
-                      error_message="", error_stack=None, host=platform.node(), pid=os.getpid(),
-                      connection_id=self.connection.connection_id, user=_user(self.connection),
-                      version=code_version(self._target) if version is None else version)
-        if started is not None:
-            values["reserved_time"] = started
+        values = self._success_values(duration, started, version)
         names = tuple(values)
         encoded = tuple(self._encoder(name)(values[name]) for name in names)
         if reserved:  # the reserved row exists: update it
@@ -336,6 +331,26 @@ index(status, priority, scheduled_time)
         names = ("priority",) + names
         encoded = (self._encoder("priority")(config["jobs.default_priority"]),) + encoded
         return [(self._statement("upsert", names), tuple(self._key_values(key)) + encoded)]
+
+    def record_direct_successes(self, made: list[tuple[dict, datetime.datetime, float]]) -> None:
+        """Record keys made without reservations (``made``: key, start, duration) in one executemany."""
+        if not made or not config["jobs.keep_completed"]:
+            return
+        priority = config["jobs.default_priority"]
+        rows = []
+        for key, started, duration in made:
+            values = {"priority": priority, **self._success_values(duration, started, None)}
+            rows.append(tuple(self._key_values(key)) + tuple(self._encoder(n)(v) for n, v in values.items()))
+        self.connection.executemany(self._statement("upsert", tuple(values)), rows)
+
+    def _success_values(self, duration, started, version) -> dict:
+        values = dict(status="success", completed_time=datetime.datetime.now(), duration=duration,
+                      error_message="", error_stack=None, host=platform.node(), pid=os.getpid(),
+                      connection_id=self.connection.connection_id, user=_user(self.connection),
+                      version=code_version(self._target) if version is None else version)
+        if started is not None:
+            values["reserved_time"] = started
+        return values
 
     def error(self, key: dict, error_message: str, error_stack: str | None = None) -> None:
         if len(error_message) > ERROR_MESSAGE_LENGTH:

@@ -242,6 +242,19 @@ def _exists_statement(table, key: dict) -> tuple[str, tuple]:
     return sql, tuple(encoder(key[name]) for name, encoder in zip(names, encoders))
 
 
+def _done_in_batch_statement(table, keys: list[dict]) -> tuple[str, tuple]:
+    """One query that returns the positions in ``keys`` of the keys whose rows exist."""
+    backend = table.connection.backend
+    branches, args = [], []
+    for position, key in enumerate(keys):
+        sql, values = _exists_statement(table, key)
+        where = sql[sql.index(" WHERE ") + 7: sql.rindex(" LIMIT ")]
+        branches.append(f"SELECT {position} AS {backend.quote('dj_position')} FROM {table.full_table_name} "
+                        f"WHERE {where}")
+        args.extend(values)
+    return " UNION ALL ".join(branches), tuple(args)
+
+
 def _begin_unless_done(table, key: dict) -> None:
     """BEGIN and check the key in one round trip; raise _AlreadyDone (after rolling back) if its row exists."""
     connection = table.connection
@@ -281,6 +294,131 @@ def _has_job_metadata(table) -> bool:
     from ..table import load_heading
 
     return "_job_start_time" in load_heading(table.connection, table.database, table.table_name, include_hidden=True)
+
+
+# ------------------------------------------------------------------------------------------
+# direct mode: runs of keys share a transaction, one savepoint per key
+# ------------------------------------------------------------------------------------------
+BATCH_KEYS = 50  # savepoints per transaction stay within PostgreSQL's cache of 64 subtransactions
+BATCH_SECONDS = 0.2  # a batch commits at least this often, so its locks are held briefly
+
+
+class _BatchAborted(Exception):
+    """The shared transaction failed as a whole (lost connection, deadlock, failed COMMIT): nothing committed."""
+
+
+def _batchable(table, jobs) -> bool:
+    """Direct-mode plain make(): keys can share a transaction. Reserved jobs and the three-part make cannot."""
+    return jobs is None and not _is_tripartite(table)
+
+
+def _make_batch(table, keys: list[dict], suppress_errors: bool, return_exception_objects: bool,
+                make_kwargs: dict | None, recorder) -> list:
+    """Make a prefix of ``keys`` in one transaction and return their statuses (as ``_make_one`` does).
+
+    Each key gets a savepoint, so a failing make() undoes only its own rows and objects; the rows of the
+    others, their job records and the COMMIT go together. The savepoint travels with make()'s first
+    statement, so a key costs the round trips of its make() alone, while every key still commits whole
+    or not at all. Raises ``_BatchAborted`` when the transaction
+    itself failed; the caller then makes the keys one transaction each.
+    """
+    connection = table.connection
+    name = table.full_table_name
+    try:
+        cursor, = connection.start_transaction([_done_in_batch_statement(table, keys)])
+        done = {row[0] for row in cursor.fetchall()}
+    except (LostConnectionError, TransactionConflictError) as error:
+        raise _BatchAborted() from error
+    statuses, made, emitted = [], [], []
+    opened = time.perf_counter()
+    try:
+        for position, key in enumerate(keys):
+            if position and (time.perf_counter() - opened > BATCH_SECONDS or _should_stop(table)):
+                break
+            if position in done:
+                statuses.append(False)
+                emitted.append(events.JobEvent("skip", name, dict(key)))
+                continue
+            mark = connection.savepoint()
+            started = datetime.datetime.now()
+            clock = time.perf_counter()
+            table._upstream_key = dict(key)
+            try:
+                with allow_inserts(table):
+                    table.make(dict(key), **(make_kwargs or {}))
+            except (LostConnectionError, TransactionConflictError):
+                raise
+            except (KeyboardInterrupt, SystemExit, Exception) as error:
+                connection.rollback_to_savepoint(mark)
+                message, _ = format_error(error)
+                emitted.append(events.JobEvent("error", name, dict(key), time.perf_counter() - clock, message,
+                                               host=platform.node(), pid=os.getpid()))
+                if not suppress_errors or isinstance(error, (KeyboardInterrupt, SystemExit)):
+                    connection.commit_transaction(_batch_records(table, recorder, made))  # earlier keys stay made
+                    _emit_all(emitted)
+                    raise
+                logger.error("Error making %s -> %s: %s", dict(key), type(table).__name__, message)
+                statuses.append((dict(key), error if return_exception_objects else message))
+                continue
+            finally:
+                table._upstream_key = None
+                table._upstream = None
+            duration = time.perf_counter() - clock
+            made.append((key, started, duration))
+            statuses.append(True)
+            emitted.append(events.JobEvent("success", name, dict(key), duration, host=platform.node(),
+                                           pid=os.getpid()))
+        connection.commit_transaction(_batch_records(table, recorder, made))
+    except (LostConnectionError, TransactionConflictError) as error:
+        if connection.in_transaction:
+            connection.cancel_transaction()
+        raise _BatchAborted() from error
+    except BaseException:
+        if connection.in_transaction:
+            connection.cancel_transaction()
+        raise
+    _emit_all(emitted)
+    return statuses
+
+
+def _batch_records(table, recorder, made: list) -> list:
+    """Write the job records of the keys a batch made; return their row-metadata statements for the COMMIT."""
+    if recorder is not None:
+        recorder.record_direct_successes(made)
+    statements = []
+    if _has_job_metadata(table):
+        for key, started, duration in made:
+            statements += _success_statements(table, None, False, key, started, duration)
+    return statements
+
+
+def _emit_all(emitted: list) -> None:
+    for event in emitted:
+        events.emit(event)
+
+
+def _populate_direct(table, keys: list, suppress_errors: bool, return_exception_objects: bool,
+                     make_kwargs: dict | None, recorder, progress_bar) -> tuple[int, list]:
+    successes, errors = 0, []
+    position = 0
+    while position < len(keys) and not _should_stop(table):
+        chunk = keys[position: position + BATCH_KEYS]
+        try:
+            statuses = _make_batch(table, chunk, suppress_errors, return_exception_objects, make_kwargs, recorder)
+        except _BatchAborted as aborted:
+            logger.info("A shared populate transaction failed (%s); making its keys one at a time.",
+                        aborted.__cause__)
+            statuses = []
+            for key in chunk:
+                if _should_stop(table):
+                    break
+                statuses.append(_make_one(table, key, None, suppress_errors, return_exception_objects, make_kwargs,
+                                          recorder))
+        for status in statuses:
+            successes, errors = _tally(status, successes, errors)
+        progress_bar(len(statuses))
+        position += len(statuses)
+    return successes, errors
 
 
 # ------------------------------------------------------------------------------------------
@@ -336,7 +474,10 @@ def populate(table, *restrictions, suppress_errors: bool = False, return_excepti
     processes = max(1, min(processes or 1, len(keys)))
     progress_bar = _progress_bar(display_progress, len(keys), type(table).__name__)
     try:
-        if processes == 1:
+        if processes == 1 and _batchable(table, jobs):
+            successes, errors = _populate_direct(table, keys, suppress_errors, return_exception_objects, make_kwargs,
+                                                 recorder, progress_bar)
+        elif processes == 1:
             for key in keys:
                 if _should_stop(table):
                     break

@@ -1,0 +1,115 @@
+"""Direct-mode populate shares a transaction among a run of keys, one savepoint per key.
+
+These tests make sure the sharing is invisible: a key that fails takes back exactly its own
+rows and stored objects, the keys before it stay made, and a transaction that fails as a
+whole is made again one key at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dj_jupyter as dj
+from dj_jupyter.errors import TransactionConflictError
+from dj_jupyter.jobs.populate import BATCH_KEYS
+
+
+def declare(schema, fail_ids: set, conflict_once: set | None = None):
+    calls = []
+
+    @schema
+    class Source(dj.Manual):
+        definition = """
+        source_id : int32
+        """
+
+    @schema
+    class Result(dj.Computed):
+        definition = """
+        -> Source
+        ---
+        trace : <npy@>
+        summary : <blob@>
+        """
+
+        class Piece(dj.Part):
+            definition = """
+            -> master
+            piece : int16
+            ---
+            payload : <blob@>
+            """
+
+        def make(self, key):
+            calls.append(key["source_id"])
+            n = key["source_id"]
+            self.insert1(dict(key, trace=np.arange(n + 1, dtype=np.float32), summary={"id": n, "kind": "summary"}))
+            self.Piece.insert([dict(key, piece=p, payload=np.full(4, n * 10 + p)) for p in range(2)])
+            if n in fail_ids:  # after its rows and objects were written
+                raise ValueError(f"source {n} fails after inserting")
+            if conflict_once is not None and n in conflict_once:
+                conflict_once.discard(n)  # the database chose this transaction as a deadlock victim, once
+                raise TransactionConflictError("deadlock detected (this transaction was rolled back)")
+
+    return Source, Result, calls
+
+
+def store_is_exactly_the_rows(object_store, Result):
+    """Every row's objects decode, and deleting every row leaves the store empty: nothing was orphaned."""
+    for row in Result.to_dicts():
+        np.testing.assert_array_equal(row["trace"].load(), np.arange(row["source_id"] + 1, dtype=np.float32))
+        assert row["summary"] == {"id": row["source_id"], "kind": "summary"}
+    Result.delete()
+    return object_store.files()
+
+
+def test_a_failing_key_takes_back_only_its_own_rows_and_objects(make_schema, object_store):
+    keys = 2 * BATCH_KEYS + 20  # several shared transactions
+    fail_ids = {n for n in range(keys) if n % 9 == 4}
+    Source, Result, calls = declare(make_schema(), fail_ids)
+    Source.insert([(n,) for n in range(keys)])
+
+    result = Result.populate(suppress_errors=True)
+
+    assert result["success_count"] == keys - len(fail_ids)
+    assert sorted(key["source_id"] for key, _ in result["error_list"]) == sorted(fail_ids)
+    assert all("fails after inserting" in message for _, message in result["error_list"])
+    made = set(Result.to_arrays("source_id").tolist())
+    assert made == set(range(keys)) - fail_ids
+    assert len(Result.Piece) == 2 * len(made)
+    assert not (Result.Piece & [{"source_id": n} for n in fail_ids])
+    assert sorted(calls) == list(range(keys))  # every key made once
+    assert Result.progress() == (len(fail_ids), keys)
+    records = Result.jobs.completed.to_dicts()
+    assert {r["source_id"] for r in records} == made  # one job record per made key, none for the failures
+    assert store_is_exactly_the_rows(object_store, Result) == set()
+
+
+def test_without_suppress_errors_the_keys_before_the_failure_stay_made(make_schema, object_store):
+    Source, Result, calls = declare(make_schema(), fail_ids={17})
+    Source.insert([(n,) for n in range(30)])
+
+    with pytest.raises(ValueError, match="source 17 fails"):
+        Result.populate()
+
+    assert calls[-1] == 17
+    assert set(Result.to_arrays("source_id").tolist()) == set(calls[:-1])
+    assert len(Result.Piece) == 2 * (len(calls) - 1)
+    assert store_is_exactly_the_rows(object_store, Result) == set()
+
+
+def test_a_transaction_that_fails_as_a_whole_is_made_again_key_by_key(make_schema, object_store):
+    conflict_once = {3}
+    Source, Result, calls = declare(make_schema(), fail_ids=set(), conflict_once=conflict_once)
+    Source.insert([(n,) for n in range(12)])
+
+    result = Result.populate()
+
+    assert result == {"success_count": 12, "error_list": []}
+    assert sorted(Result.to_arrays("source_id").tolist()) == list(range(12))
+    # the keys of the aborted transaction up to the victim were made twice; nothing was committed twice
+    assert sorted(calls) == sorted(list(range(12)) + [0, 1, 2, 3])
+    assert len(Result.Piece) == 24
+    assert len(Result.jobs.completed) == 12
+    assert store_is_exactly_the_rows(object_store, Result) == set()
