@@ -17,6 +17,7 @@ import json
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -37,20 +38,20 @@ def _arrow():
 # --------------------------------------------------------------------------------------------
 # which rows
 # --------------------------------------------------------------------------------------------
-def _subset(expr) -> dict:
-    """Restricted expressions of every table in the subset: descendants plus referenced ancestors."""
-    from .deletes import build_cascade
+def _with_referenced_ancestors(connection, selected: dict, keep: set) -> dict:
+    """Add every ancestor of the selected tables, restricted to the rows the selection references.
+
+    ``keep``: selected tables whose restriction already is final (the seed of a cascade).
+    """
+    from .query.expression import U
     from .table import FreeTable
 
-    connection = expr.connection
     dependencies = connection.dependencies
-    cascade = build_cascade(expr, part_integrity="ignore")
-    selected = dict(cascade.restrictions)
     ancestors = set()
     for node in list(selected):
         ancestors |= set(dependencies.ancestors(node))
     for node in reversed(dependencies.topological(ancestors | set(selected))):
-        if node in selected and node in cascade.restrictions:
+        if node in keep:
             continue
         sources = []
         for edge in dependencies.children(node):
@@ -58,8 +59,6 @@ def _subset(expr) -> dict:
             if child is None:
                 continue
             renames = {parent: child_col for child_col, parent in edge.columns if child_col != parent}
-            from .query.expression import U
-
             sources.append(U(*[parent for _, parent in edge.columns]) & (child.proj(**renames) if renames else child))
         if sources:
             restricted = FreeTable(connection, *node).restrict(sources, semantic_check=False)
@@ -68,6 +67,45 @@ def _subset(expr) -> dict:
             selected[node] = restricted
     order = dependencies.topological(selected)
     return {node: selected[node] for node in order}
+
+
+def _subset(target) -> tuple[Any, dict, dict]:
+    """(connection, restricted expression of every exported table, how the subset was chosen).
+
+    A table: it and everything derived from it (delete-cascade semantics). A diagram: its tables,
+    restricted as ``Diagram.restrict`` propagated them (only the reached tables when it was restricted).
+    Either way the referenced rows of every ancestor come along, so the export imports on its own.
+    """
+    from .deletes import build_cascade
+    from .diagram.graph import Diagram
+    from .table import Table
+
+    if isinstance(target, type) and issubclass(target, Table):
+        target = target()
+    if isinstance(target, Diagram):
+        connection = target._connection
+        restrictions = target._restrictions
+        nodes = [node for node in target._show if not restrictions or node in restrictions]
+        selected = {node: target._table(node) for node in nodes}
+        seeds = [node for node in restrictions  # restricted tables whose restriction did not come from a parent
+                 if not any(edge.parent in restrictions for edge in connection.dependencies.parents(node))]
+        chosen = {"root": sorted(f"{schema}.{table}" for schema, table in seeds) or "diagram",
+                  "restriction": {f"{schema}.{table}": [f.sql for f in expr._where]
+                                  for (schema, table), expr in restrictions.items()},
+                  "restriction_values": {f"{schema}.{table}": [[_plain(v) for v in f.params] for f in expr._where]
+                                         for (schema, table), expr in restrictions.items()}}
+        return connection, _with_referenced_ancestors(connection, selected, keep=set(selected)), chosen
+    if not isinstance(target, Table):
+        raise DataJointError("export() takes a table, a restricted table or a diagram, e.g. "
+                             "dj.export(Subject & key, path) or dj.export(dj.Diagram(schema).restrict(Subject & key), "
+                             "path).")
+    connection = target.connection
+    cascade = build_cascade(target, part_integrity="ignore")
+    chosen = {"root": f"{target.database}.{target.table_name}",
+              "restriction": [fragment.sql for fragment in target._where],
+              "restriction_values": [[_plain(v) for v in fragment.params] for fragment in target._where]}
+    subset = _with_referenced_ancestors(connection, dict(cascade.restrictions), keep=set(cascade.restrictions))
+    return connection, subset, chosen
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,8 +226,8 @@ def _plain(value):
 
 
 def export(target, path, format: str = "parquet", *, copy_objects: bool = False) -> dict:
-    """Write ``target`` (a restricted table: it and everything derived from it) to ``path``."""
-    from .table import Table, load_heading, tier_of
+    """Write ``target`` (a restricted table and everything derived from it, or a diagram) to ``path``."""
+    from .table import load_heading, tier_of
     from .jobs.jobtable import job_table_name
 
     if format != "parquet":
@@ -197,19 +235,11 @@ def export(target, path, format: str = "parquet", *, copy_objects: bool = False)
     pa = _arrow()
     import pyarrow.parquet as pq
 
-    if isinstance(target, type) and issubclass(target, Table):
-        target = target()
-    if not isinstance(target, Table):
-        raise DataJointError("export() takes a table or a restricted table, e.g. dj.export(Subject & key, path).")
-    connection = target.connection
+    connection, subset, chosen = _subset(target)
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    subset = _subset(target)
     manifest = {"format_version": FORMAT_VERSION, "created": datetime.datetime.now().isoformat(timespec="seconds"),
-                "backend": connection.backend.name, "root": f"{target.database}.{target.table_name}",
-                "restriction": [fragment.sql for fragment in target._where],
-                "restriction_values": [[_plain(v) for v in fragment.params] for fragment in target._where],
-                "tables": [], "provenance": {}}
+                "backend": connection.backend.name, **chosen, "tables": [], "provenance": {}}
     for node, restricted in subset.items():
         schema, table_name = node
         heading = load_heading(connection, schema, table_name)

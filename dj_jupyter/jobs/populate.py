@@ -1,9 +1,11 @@
 """populate(): compute exactly what is missing, once, with every failure recorded.
 
-Each key is made in its own transaction: the master row, its part rows and the
-job record commit together or not at all. The three-part form fetches and
-computes outside any transaction, then re-fetches inside one and refuses to
-commit if the upstream data changed in between.
+Each key commits whole or not at all: its master row, its part rows, its objects
+and its job record. With reserved jobs and for the three-part make every key has
+a transaction of its own; direct populate lets a run of keys share one, with a
+savepoint per key. The three-part form fetches and computes outside any
+transaction, then re-fetches inside one and refuses to commit if the upstream
+data changed in between.
 """
 
 from __future__ import annotations

@@ -207,3 +207,25 @@ def test_subtree_moves_from_postgresql_to_sqlite_and_mariadb(tmp_path, object_st
             except dj.DataJointError:
                 pass
         source.close()
+
+
+def test_export_of_a_restricted_diagram_and_of_a_whole_diagram(lab, tmp_path):
+    schema, (Sample, Params, Session, Acquisition, Detection) = lab[0], lab[1]
+    Sample.insert1((3, "zebrafish"))  # referenced by no acquisition
+    by_table = dj.export(Session & {"session_id": 2}, tmp_path / "by_table")
+    restricted = dj.Diagram(schema).restrict(Session & {"session_id": 2})
+    by_diagram = dj.export(restricted, tmp_path / "by_diagram")
+
+    def counts(manifest):
+        return {entry["table_name"]: entry["rows"] for entry in manifest["tables"]}
+
+    assert counts(by_diagram) == counts(by_table)
+    assert counts(by_diagram)["session"] == 1 and counts(by_diagram)["#sample"] == 2  # only referenced samples
+    assert by_diagram["root"] == [f"{schema.database}.session"]
+    assert by_diagram["restriction_values"][f"{schema.database}.session"] == [[2]]
+
+    whole = dj.export(dj.Diagram(schema), tmp_path / "whole")
+    assert counts(whole) == {"#sample": 3, "#params": 2, "session": len(Session), "_acquisition": len(Acquisition),
+                             "__detection": len(Detection), "__detection__peak": len(Detection.Peak)}
+    with pytest.raises(dj.DataJointError, match="takes a table, a restricted table or a diagram"):
+        dj.export([1, 2], tmp_path / "bad")
