@@ -65,15 +65,17 @@ def lineage_ref(backend, schema: str) -> str:
 
 
 def table_lineages(connection, schema: str, table: str) -> tuple[dict[str, str], bool]:
-    cache = connection._heading_cache.setdefault(("~lineage", schema), {})
-    if "__available__" not in cache:
+    cache = connection._heading_cache.get(("~lineage", schema))
+    if cache is None:
+        # built whole, then published: a widget's poller thread must never see a half-read lineage table
         backend = connection.backend
         available = LINEAGE_TABLE in backend.list_tables(connection, schema)
-        cache["__available__"] = available
+        cache = {"__available__": available}
         if available:
             rows = connection.query(f"SELECT table_name, attribute_name, lineage FROM {lineage_ref(backend, schema)}").fetchall()
             for table_name, attribute, lineage in rows:
                 cache.setdefault(table_name, {})[attribute] = lineage
+        connection._heading_cache[("~lineage", schema)] = cache
     return dict(cache.get(table, {})), cache["__available__"]
 
 
@@ -101,8 +103,8 @@ def invalidate_caches(connection, schema: str | None = None) -> None:
     if schema is None:
         connection._heading_cache.clear()
     else:
-        for key in [k for k in connection._heading_cache if (k[1] if k[0] == "~lineage" else k[0]) == schema]:
-            del connection._heading_cache[key]
+        for key in [k for k in list(connection._heading_cache) if (k[1] if k[0] == "~lineage" else k[0]) == schema]:
+            connection._heading_cache.pop(key, None)  # another thread may have dropped it already
     connection.dependencies.invalidate()
 
 

@@ -290,6 +290,10 @@ index(status, priority, scheduled_time)
 
     def reserve(self, key: dict) -> bool:
         """Atomically claim a pending job whose time has come; True if this worker got it."""
+        args = (*self._reserve_args(), *self._key_values(key), "pending")
+        return self.connection.query(self._reserve_sql(), args).rowcount == 1
+
+    def _reserve_sql(self) -> str:
         cache = self.__dict__.setdefault("_statements", {})
         sql = cache.get("reserve")
         if sql is None:
@@ -300,9 +304,11 @@ index(status, priority, scheduled_time)
                 f"UPDATE {self.full_table_name} SET {q('status')} = {p}, {q('host')} = {p}, {q('pid')} = {p}, "
                 f"{q('connection_id')} = {p}, {q('user')} = {p}, {q('version')} = {p}, {q('reserved_time')} = {now} "
                 f"WHERE {conditions} AND {q('status')} = {p} AND {q('scheduled_time')} <= {now}")
-        args = ("reserved", platform.node(), os.getpid(), self.connection.connection_id, _user(self.connection),
-                code_version(self._target), *self._key_values(key), "pending")
-        return self.connection.query(sql, args).rowcount == 1
+        return sql
+
+    def _reserve_args(self) -> tuple:
+        return ("reserved", platform.node(), os.getpid(), self.connection.connection_id, _user(self.connection),
+                code_version(self._target))
 
     def complete(self, key: dict, duration: float | None = None, *, started: datetime.datetime | None = None,
                  version: str | None = None, reserved: bool = True) -> None:
@@ -332,16 +338,29 @@ index(status, priority, scheduled_time)
         encoded = (self._encoder("priority")(config["jobs.default_priority"]),) + encoded
         return [(self._statement("upsert", names), tuple(self._key_values(key)) + encoded)]
 
-    def record_direct_successes(self, made: list[tuple[dict, datetime.datetime, float]]) -> None:
-        """Record keys made without reservations (``made``: key, start, duration) in one executemany."""
-        if not made or not config["jobs.keep_completed"]:
+    def record_successes(self, made: list[tuple[dict, datetime.datetime | None, float | None]], *,
+                         reserved: bool) -> None:
+        """Record keys made (``made``: key, start, duration) with one executemany per statement shape.
+
+        ``reserved``: the keys' job rows exist (update them); otherwise they are written whether or not.
+        """
+        if not made:
             return
-        priority = config["jobs.default_priority"]
-        rows = []
+        groups: dict[str, list[tuple]] = {}
         for key, started, duration in made:
-            values = {"priority": priority, **self._success_values(duration, started, None)}
-            rows.append(tuple(self._key_values(key)) + tuple(self._encoder(n)(v) for n, v in values.items()))
-        self.connection.executemany(self._statement("upsert", tuple(values)), rows)
+            for sql, args in self.success_statements(key, duration, started=started, reserved=reserved):
+                groups.setdefault(sql, []).append(args)
+        for sql, rows in groups.items():
+            self.connection.executemany(sql, rows)
+
+    def reserve_many(self, keys: list[dict]) -> list[bool]:
+        """``reserve`` for several keys in one round trip where the backend can."""
+        if len(keys) == 1:
+            return [self.reserve(keys[0])]
+        common = self._reserve_args()
+        cursors = self.connection.batch([(self._reserve_sql(), (*common, *self._key_values(key), "pending"))
+                                         for key in keys])
+        return [cursor.rowcount == 1 for cursor in cursors]
 
     def _success_values(self, duration, started, version) -> dict:
         values = dict(status="success", completed_time=datetime.datetime.now(), duration=duration,

@@ -107,16 +107,17 @@ def _as_tuple(value):
 
 
 def _make_one(table, key: dict, jobs, suppress_errors: bool, return_exception_objects: bool,
-              make_kwargs: dict | None, recorder=None):
+              make_kwargs: dict | None, recorder=None, reserved: bool = False):
     """Make one key. Returns True (made), False (skipped) or (key, error) when errors are suppressed.
 
-    ``jobs`` is the job table when reserving; ``recorder`` is the job table that keeps
-    provenance of successes (the same table, or one used only for records in direct mode).
+    ``jobs`` is the job table when reserving (``reserved``: this worker holds the key already);
+    ``recorder`` is the job table that keeps provenance of successes (the same table, or one used
+    only for records in direct mode).
     """
     recorder = jobs if jobs is not None else recorder
     connection = table.connection
     name = table.full_table_name
-    if jobs is not None:
+    if jobs is not None and not reserved:
         if not jobs.reserve(key):
             return False
         events.emit(events.JobEvent("reserve", name, dict(key), host=platform.node(), pid=os.getpid()))
@@ -299,30 +300,31 @@ def _has_job_metadata(table) -> bool:
 
 
 # ------------------------------------------------------------------------------------------
-# direct mode: runs of keys share a transaction, one savepoint per key
+# batches: runs of keys share a transaction, one savepoint per key
 # ------------------------------------------------------------------------------------------
 BATCH_KEYS = 50  # savepoints per transaction stay within PostgreSQL's cache of 64 subtransactions
-BATCH_SECONDS = 0.2  # a batch commits at least this often, so its locks are held briefly
+BATCH_SECONDS = 0.2  # a batch commits at least this often, so its locks (and reservations) are held briefly
 
 
 class _BatchAborted(Exception):
     """The shared transaction failed as a whole (lost connection, deadlock, failed COMMIT): nothing committed."""
 
 
-def _batchable(table, jobs) -> bool:
-    """Direct-mode plain make(): keys can share a transaction. Reserved jobs and the three-part make cannot."""
-    return jobs is None and not _is_tripartite(table)
+def _batchable(table) -> bool:
+    """A plain make() can share a transaction; the three-part make keeps its computation outside any."""
+    return not _is_tripartite(table)
 
 
-def _make_batch(table, keys: list[dict], suppress_errors: bool, return_exception_objects: bool,
+def _make_batch(table, keys: list[dict], jobs, suppress_errors: bool, return_exception_objects: bool,
                 make_kwargs: dict | None, recorder) -> list:
     """Make a prefix of ``keys`` in one transaction and return their statuses (as ``_make_one`` does).
 
     Each key gets a savepoint, so a failing make() undoes only its own rows and objects; the rows of the
     others, their job records and the COMMIT go together. The savepoint travels with make()'s first
     statement, so a key costs the round trips of its make() alone, while every key still commits whole
-    or not at all. Raises ``_BatchAborted`` when the transaction
-    itself failed; the caller then makes the keys one transaction each.
+    or not at all. With ``jobs``, the keys are reserved by this worker already and their errors are
+    recorded in the same transaction. Raises ``_BatchAborted`` when the transaction itself failed; the
+    caller then makes the keys one transaction each.
     """
     connection = table.connection
     name = table.full_table_name
@@ -337,8 +339,10 @@ def _make_batch(table, keys: list[dict], suppress_errors: bool, return_exception
         for position, key in enumerate(keys):
             if position and (time.perf_counter() - opened > BATCH_SECONDS or _should_stop(table)):
                 break
-            if position in done:
+            if position in done:  # made by another worker meanwhile
                 statuses.append(False)
+                if jobs is not None:
+                    made.append((key, None, None))
                 emitted.append(events.JobEvent("skip", name, dict(key)))
                 continue
             mark = connection.savepoint()
@@ -352,11 +356,13 @@ def _make_batch(table, keys: list[dict], suppress_errors: bool, return_exception
                 raise
             except (KeyboardInterrupt, SystemExit, Exception) as error:
                 connection.rollback_to_savepoint(mark)
-                message, _ = format_error(error)
+                message, stack = format_error(error)
+                if jobs is not None:
+                    jobs.error(key, message, stack)
                 emitted.append(events.JobEvent("error", name, dict(key), time.perf_counter() - clock, message,
                                                host=platform.node(), pid=os.getpid()))
                 if not suppress_errors or isinstance(error, (KeyboardInterrupt, SystemExit)):
-                    connection.commit_transaction(_batch_records(table, recorder, made))  # earlier keys stay made
+                    connection.commit_transaction(_batch_records(table, jobs, recorder, made))  # earlier keys stay
                     _emit_all(emitted)
                     raise
                 logger.error("Error making %s -> %s: %s", dict(key), type(table).__name__, message)
@@ -370,7 +376,7 @@ def _make_batch(table, keys: list[dict], suppress_errors: bool, return_exception
             statuses.append(True)
             emitted.append(events.JobEvent("success", name, dict(key), duration, host=platform.node(),
                                            pid=os.getpid()))
-        connection.commit_transaction(_batch_records(table, recorder, made))
+        connection.commit_transaction(_batch_records(table, jobs, recorder, made))
     except (LostConnectionError, TransactionConflictError) as error:
         if connection.in_transaction:
             connection.cancel_transaction()
@@ -383,14 +389,17 @@ def _make_batch(table, keys: list[dict], suppress_errors: bool, return_exception
     return statuses
 
 
-def _batch_records(table, recorder, made: list) -> list:
+def _batch_records(table, jobs, recorder, made: list) -> list:
     """Write the job records of the keys a batch made; return their row-metadata statements for the COMMIT."""
-    if recorder is not None:
-        recorder.record_direct_successes(made)
+    if jobs is not None:
+        jobs.record_successes(made, reserved=True)
+    elif recorder is not None:
+        recorder.record_successes(made, reserved=False)
     statements = []
     if _has_job_metadata(table):
         for key, started, duration in made:
-            statements += _success_statements(table, None, False, key, started, duration)
+            if started is not None:
+                statements += _success_statements(table, None, False, key, started, duration)
     return statements
 
 
@@ -399,28 +408,61 @@ def _emit_all(emitted: list) -> None:
         events.emit(event)
 
 
-def _populate_direct(table, keys: list, suppress_errors: bool, return_exception_objects: bool,
-                     make_kwargs: dict | None, recorder, progress_bar) -> tuple[int, list]:
+def _populate_in_batches(table, keys: list, jobs, suppress_errors: bool, return_exception_objects: bool,
+                         make_kwargs: dict | None, recorder, progress_bar) -> tuple[int, list]:
+    """Make ``keys`` in shared transactions. With ``jobs``, reserve ahead only as many keys as one
+    transaction is expected to make (one at first; more when makes turn out quick), so other
+    workers still find work and a crash leaves few reservations for ``refresh`` to release."""
     successes, errors = 0, []
-    position = 0
-    while position < len(keys) and not _should_stop(table):
-        chunk = keys[position: position + BATCH_KEYS]
-        try:
-            statuses = _make_batch(table, chunk, suppress_errors, return_exception_objects, make_kwargs, recorder)
-        except _BatchAborted as aborted:
-            logger.info("A shared populate transaction failed (%s); making its keys one at a time.",
-                        aborted.__cause__)
-            statuses = []
-            for key in chunk:
-                if _should_stop(table):
+    pending = list(keys)
+    queue: list[dict] = []  # keys this worker may make now (reserved by it, with jobs)
+    size = 1 if jobs is not None else BATCH_KEYS
+    try:
+        while (queue or pending) and not _should_stop(table):
+            if jobs is None:
+                taken = size - len(queue)
+                queue, pending = queue + pending[:taken], pending[taken:]
+            else:
+                _reserve_ahead(table, jobs, queue, pending, size)
+                if not queue:
                     break
-                statuses.append(_make_one(table, key, None, suppress_errors, return_exception_objects, make_kwargs,
-                                          recorder))
-        for status in statuses:
-            successes, errors = _tally(status, successes, errors)
-        progress_bar(len(statuses))
-        position += len(statuses)
+            clock = time.perf_counter()
+            try:
+                statuses = _make_batch(table, queue, jobs, suppress_errors, return_exception_objects, make_kwargs,
+                                       recorder)
+            except _BatchAborted as aborted:
+                logger.info("A shared populate transaction failed (%s); making its keys one at a time.",
+                            aborted.__cause__)
+                statuses = []
+                for key in queue:
+                    if _should_stop(table):
+                        break
+                    statuses.append(_make_one(table, key, jobs, suppress_errors, return_exception_objects,
+                                              make_kwargs, recorder, reserved=True))
+            if statuses and jobs is not None:
+                per_key = (time.perf_counter() - clock) / len(statuses)
+                size = max(1, min(BATCH_KEYS, int(BATCH_SECONDS / 2 / max(per_key, 1e-4))))
+            for status in statuses:
+                successes, errors = _tally(status, successes, errors)
+            progress_bar(len(statuses))
+            queue = queue[len(statuses):]
+    finally:
+        if jobs is not None:
+            for key in queue:  # stopped, or an error was raised: hand the rest back
+                jobs.release(key)
     return successes, errors
+
+
+def _reserve_ahead(table, jobs, queue: list, pending: list, size: int) -> None:
+    """Reserve keys from ``pending`` (in order) until ``queue`` holds ``size`` of them or none are left."""
+    name = table.full_table_name
+    while len(queue) < size and pending:
+        wanted = pending[:size - len(queue)]
+        del pending[:len(wanted)]
+        for key, reserved in zip(wanted, jobs.reserve_many(wanted)):
+            if reserved:
+                queue.append(key)
+                events.emit(events.JobEvent("reserve", name, dict(key), host=platform.node(), pid=os.getpid()))
 
 
 # ------------------------------------------------------------------------------------------
@@ -476,9 +518,9 @@ def populate(table, *restrictions, suppress_errors: bool = False, return_excepti
     processes = max(1, min(processes or 1, len(keys)))
     progress_bar = _progress_bar(display_progress, len(keys), type(table).__name__)
     try:
-        if processes == 1 and _batchable(table, jobs):
-            successes, errors = _populate_direct(table, keys, suppress_errors, return_exception_objects, make_kwargs,
-                                                 recorder, progress_bar)
+        if processes == 1 and _batchable(table):
+            successes, errors = _populate_in_batches(table, keys, jobs, suppress_errors, return_exception_objects,
+                                                     make_kwargs, recorder, progress_bar)
         elif processes == 1:
             for key in keys:
                 if _should_stop(table):
