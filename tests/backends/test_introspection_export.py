@@ -210,7 +210,7 @@ def test_subtree_moves_from_postgresql_to_sqlite_and_mariadb(tmp_path, object_st
 
 
 def test_export_of_a_restricted_diagram_and_of_a_whole_diagram(lab, tmp_path):
-    schema, (Sample, Params, Session, Acquisition, Detection) = lab[0], lab[1]
+    schema, (Sample, _, Session, Acquisition, Detection) = lab
     Sample.insert1((3, "zebrafish"))  # referenced by no acquisition
     by_table = dj.export(Session & {"session_id": 2}, tmp_path / "by_table")
     restricted = dj.Diagram(schema).restrict(Session & {"session_id": 2})
