@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# installing builds the JupyterLab extension, which needs Node.js (and Graphviz renders static diagrams)
+scripts/install_system_deps.sh nodejs graphviz
 python -m pip install --quiet --disable-pip-version-check -e ".[jupyter]"
 extra=(--ip=127.0.0.1)
 if [ "$(id -u)" -eq 0 ]; then
@@ -12,4 +14,5 @@ fi
 if [ -z "${DISPLAY:-}" ]; then
     extra+=(--no-browser)
 fi
-exec jupyter lab notebooks/01_quickstart.ipynb "${extra[@]}" "$@"
+# the URL JupyterLab prints (and the browser opens) is the quickstart notebook itself
+exec jupyter lab --LabApp.default_url=/lab/tree/notebooks/01_quickstart.ipynb "${extra[@]}" "$@"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite needs, only those that are missing.
-# Idempotent; never starts services (no systemd is assumed, and policy-rc.d blocks
-# service starts during the install).
+# Install the Debian packages the test suite needs (or only those named as arguments),
+# only those that are missing. Idempotent; never starts services (no systemd is assumed,
+# and policy-rc.d blocks service starts during the install).
 set -euo pipefail
 
 PACKAGES=(postgresql mariadb-server mariadb-client graphviz chromium fonts-dejavu-core nodejs)
+if [ "$#" -gt 0 ]; then
+    PACKAGES=("$@")
+fi
 
 is_installed() {
     # dpkg status "install ok installed" is the reliable check; command presence is a
@@ -19,7 +22,7 @@ is_installed() {
         mariadb-client)  command -v mariadb >/dev/null 2>&1 ;;
         graphviz)        command -v dot >/dev/null 2>&1 ;;
         chromium)        command -v chromium >/dev/null 2>&1 ;;
-        nodejs)          command -v node >/dev/null 2>&1 ;;  # the widgets' JavaScript unit tests
+        nodejs)          command -v node >/dev/null 2>&1 ;;  # the lab extension build, the widgets' JS tests
         *)               return 1 ;;
     esac
 }

@@ -45,6 +45,17 @@ def store_relative(store, value) -> str:
     return clean_path(text, what="<filepath> path")
 
 
+def _refuse_links_out_of(store, path: str) -> None:
+    """On a local store, a symbolic link inside the store must not lead out of it."""
+    if store.fs_protocol != "file":
+        return
+    root = os.path.realpath(store.root)
+    target = os.path.realpath(store.full_path(path))
+    if target != root and not target.startswith(root.rstrip(os.sep) + os.sep):
+        raise UnsafePathError(f"<filepath@{store.name}> refuses {path!r}: it is a link that leads outside the store "
+                              "location.", hint="Copy the file into the store instead of linking to it.")
+
+
 class FilepathCodec(Codec):
     name = "filepath"
 
@@ -71,6 +82,7 @@ class FilepathCodec(Codec):
         if prefix and not path.startswith(prefix + "/"):
             raise DataJointError(f"<filepath@{store.name}> paths must be under {prefix}/ (filepath_prefix); "
                                  f"got {path!r}.")
+        _refuse_links_out_of(store, path)
         try:
             info = store.info(path)
         except FileNotFoundError:

@@ -107,17 +107,16 @@ def _as_tuple(value):
 
 
 def _make_one(table, key: dict, jobs, suppress_errors: bool, return_exception_objects: bool,
-              make_kwargs: dict | None, recorder=None, reserved: bool = False):
+              make_kwargs: dict | None, recorder=None):
     """Make one key. Returns True (made), False (skipped) or (key, error) when errors are suppressed.
 
-    ``jobs`` is the job table when reserving (``reserved``: this worker holds the key already);
-    ``recorder`` is the job table that keeps provenance of successes (the same table, or one used
-    only for records in direct mode).
+    ``jobs`` is the job table when reserving; ``recorder`` is the job table that keeps
+    provenance of successes (the same table, or one used only for records in direct mode).
     """
     recorder = jobs if jobs is not None else recorder
     connection = table.connection
     name = table.full_table_name
-    if jobs is not None and not reserved:
+    if jobs is not None:
         if not jobs.reserve(key):
             return False
         events.emit(events.JobEvent("reserve", name, dict(key), host=platform.node(), pid=os.getpid()))
@@ -433,12 +432,17 @@ def _populate_in_batches(table, keys: list, jobs, suppress_errors: bool, return_
             except _BatchAborted as aborted:
                 logger.info("A shared populate transaction failed (%s); making its keys one at a time.",
                             aborted.__cause__)
+                if jobs is not None:
+                    # after a lost connection the reservations may have been released as orphans and taken by
+                    # another worker: hand them back and claim each key anew before making it
+                    for key in queue:
+                        _release_after_lost_connection(jobs, key)
                 statuses = []
                 for key in queue:
                     if _should_stop(table):
                         break
                     statuses.append(_make_one(table, key, jobs, suppress_errors, return_exception_objects,
-                                              make_kwargs, recorder, reserved=True))
+                                              make_kwargs, recorder))
             if statuses and jobs is not None:
                 per_key = (time.perf_counter() - clock) / len(statuses)
                 size = max(1, min(BATCH_KEYS, int(BATCH_SECONDS / 2 / max(per_key, 1e-4))))
@@ -448,9 +452,20 @@ def _populate_in_batches(table, keys: list, jobs, suppress_errors: bool, return_
             queue = queue[len(statuses):]
     finally:
         if jobs is not None:
-            for key in queue:  # stopped, or an error was raised: hand the rest back
-                jobs.release(key)
+            _release_quietly(jobs, queue)
     return successes, errors
+
+
+def _release_quietly(jobs, keys: list) -> None:
+    """Hand reserved keys not reached (stopped, or an error was raised) back to pending; without a
+    connection, leave them to ``refresh``, which releases the reservations of dead connections."""
+    for key in keys:
+        try:
+            jobs.release(key)
+        except LostConnectionError:
+            logger.warning("Could not release %d reserved job(s): the connection is lost; refresh() will.",
+                           len(keys))
+            return
 
 
 def _reserve_ahead(table, jobs, queue: list, pending: list, size: int) -> None:
