@@ -306,7 +306,16 @@ class PostgresBackend(Backend):
             if column.comment:
                 statements.append(f"COMMENT ON COLUMN {ref}.{self.quote(column.name)} IS "
                                   f"{self.string_literal(column.comment)}")
+        statements += self._storage_statements(ref, ddl.columns)
         return statements
+
+    def _storage_statements(self, ref: str, columns: list[ColumnDDL]) -> list[str]:
+        """Codec bytes (``<blob>``, ``<attach>``) are compressed by the codec when that pays; storing them
+        EXTERNAL spares the server a second compression attempt (a 100 MB blob inserts about twice as fast)."""
+        return [f"ALTER TABLE {ref} ALTER COLUMN {self.quote(column.name)} SET STORAGE EXTERNAL"
+                for column in columns
+                if column.declared.category == "core" and column.declared.name == "bytes"
+                and (column.comment or "").startswith(":<")]
 
     def drop_table_sql(self, schema: str, table: str) -> list[str]:
         return [f"DROP TABLE {self.table_ref(schema, table)}", self._drop_unused_enums_sql(schema)]
@@ -342,6 +351,7 @@ class PostgresBackend(Backend):
         for column in list(added) + list(changed):
             statements.append(f"COMMENT ON COLUMN {ref}.{self.quote(column.name)} IS "
                               + (self.string_literal(column.comment) if column.comment else "NULL"))
+        statements += self._storage_statements(ref, list(added) + list(changed))
         if table_comment is not None:
             statements.append(f"COMMENT ON TABLE {ref} IS "
                               + (self.string_literal(table_comment) if table_comment else "NULL"))

@@ -663,6 +663,11 @@ def test_postgres_layout(everything, lab, connection, backend):
         "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0", (db, everything.table_name)).fetchall())
     assert comments["i8"] == ":int8:tiny" and comments["name"] == ":varchar(30):a name"
     assert comments["array"] == ":<blob>:" and comments["color"].startswith(":enum(")
+    storage = dict(connection.query(
+        "SELECT a.attname::text, a.attstorage::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0",
+        (db, everything.table_name)).fetchall())
+    assert storage["array"] == "e" and storage["raw"] == "x"  # codec bytes are not compressed twice
     assert connection.query("SELECT obj_description(%s::regclass, 'pg_class')",
                             (f'"{db}"."{everything.table_name}"',)).fetchone()[0] == "every core type"
     # int8 keeps its range although PostgreSQL stores it as smallint
