@@ -1,11 +1,11 @@
 """populate(): compute exactly what is missing, once, with every failure recorded.
 
 Each key commits whole or not at all: its master row, its part rows, its objects
-and its job record. With reserved jobs and for the three-part make every key has
-a transaction of its own; direct populate lets a run of keys share one, with a
-savepoint per key. The three-part form fetches and computes outside any
-transaction, then re-fetches inside one and refuses to commit if the upstream
-data changed in between.
+and its job record. A plain make() lets a run of keys share one transaction, with
+a savepoint per key (direct and with reserved jobs); the three-part make and
+worker processes give each key a transaction of its own. The three-part form
+fetches and computes outside any transaction, then re-fetches inside one and
+refuses to commit if the upstream data changed in between.
 """
 
 from __future__ import annotations
@@ -227,32 +227,35 @@ def _retry_conflicts(block, key) -> None:
             time.sleep(random.uniform(0.02, 0.1) * 2 ** attempt)
 
 
-def _exists_statement(table, key: dict) -> tuple[str, tuple]:
-    """``SELECT 1`` for the key's rows, built once per table and key shape instead of once per key.
+def _key_condition(table, key: dict) -> tuple[str, tuple]:
+    """``a = %s AND b = %s`` for the key's rows and its encoded values, built once per table and key shape.
 
     The key may cover only part of the primary key (a table that adds dimensions of its own).
     """
     names = tuple(name for name in table.primary_key if name in key)
-    cache = table.__dict__.setdefault("_exists_sql", {})
-    statement = cache.get(names)
-    if statement is None:
+    cache = table.__dict__.setdefault("_key_conditions", {})
+    condition = cache.get(names)
+    if condition is None:
         backend = table.connection.backend
         encoders = [backend.encoder(table.heading[name].type) for name in names]
         where = " AND ".join(f"{backend.quote(n)} = {backend.placeholder}" for n in names) or "1 = 1"
-        statement = cache[names] = (f"SELECT 1 FROM {table.full_table_name} WHERE {where} LIMIT 1", encoders)
-    sql, encoders = statement
-    return sql, tuple(encoder(key[name]) for name, encoder in zip(names, encoders))
+        condition = cache[names] = (where, encoders)
+    where, encoders = condition
+    return where, tuple(encoder(key[name]) for name, encoder in zip(names, encoders))
+
+
+def _exists_statement(table, key: dict) -> tuple[str, tuple]:
+    where, values = _key_condition(table, key)
+    return f"SELECT 1 FROM {table.full_table_name} WHERE {where} LIMIT 1", values
 
 
 def _done_in_batch_statement(table, keys: list[dict]) -> tuple[str, tuple]:
     """One query that returns the positions in ``keys`` of the keys whose rows exist."""
-    backend = table.connection.backend
+    position_name = table.connection.backend.quote("dj_position")
     branches, args = [], []
     for position, key in enumerate(keys):
-        sql, values = _exists_statement(table, key)
-        where = sql[sql.index(" WHERE ") + 7: sql.rindex(" LIMIT ")]
-        branches.append(f"SELECT {position} AS {backend.quote('dj_position')} FROM {table.full_table_name} "
-                        f"WHERE {where}")
+        where, values = _key_condition(table, key)
+        branches.append(f"SELECT {position} AS {position_name} FROM {table.full_table_name} WHERE {where}")
         args.extend(values)
     return " UNION ALL ".join(branches), tuple(args)
 
