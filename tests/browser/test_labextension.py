@@ -316,9 +316,14 @@ def test_sidebar_highlighting_and_browser(lab):
             # a query cell: tables, operators, the restriction string
             page.keyboard.press("Escape")
             page.keyboard.press("b")
+            page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length >= 3",
+                                   timeout=STEP)
             page.keyboard.press("Enter")
-            page.keyboard.type(QUERY_CELL, delay=5)
             query = page.locator(".jp-Cell").nth(2)
+            query.locator(".cm-editor.cm-focused").wait_for(timeout=STEP)
+            # pasted, not typed: a completer popup opened by typing could take the newline (the typed cell
+            # above covers typing)
+            page.keyboard.insert_text(QUERY_CELL)
             query.locator(".cm-dj-string").wait_for(timeout=STEP)
             assert _token_texts(query, "cm-dj-option") == ["--limit"]
             assert _token_texts(query, "cm-dj-table") == ["Segmentation", "Subject"]
