@@ -219,6 +219,17 @@ def _command(page, command: str, args: dict | None = None) -> None:
     page.evaluate("([c, a]) => { window.jupyterapp.commands.execute(c, a); }", [command, args or {}])
 
 
+def _command_mode(page) -> None:
+    """Leave the cell editor for the notebook's command mode. Escape alone is not enough: when a
+    completer popup is open, the first Escape only closes the popup (and a following "b" is typed)."""
+    page.evaluate("""() => {
+        const notebook = window.jupyterapp.shell.currentWidget.content;
+        notebook.mode = 'command';
+        notebook.node.focus();
+    }""")
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.mode === 'command'", timeout=STEP)
+
+
 def _token_texts(cell, css_class: str) -> list[str]:
     return cell.locator(f".cm-content .{css_class}").all_inner_texts()
 
@@ -314,7 +325,7 @@ def test_sidebar_highlighting_and_browser(lab):
             assert page.locator(".jp-Cell").nth(0).locator(".jp-dj-cell-editor, .cm-dj-type").count() == 0
 
             # a query cell: tables, operators, the restriction string
-            page.keyboard.press("Escape")
+            _command_mode(page)
             page.keyboard.press("b")
             page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length >= 3",
                                    timeout=STEP)
@@ -329,7 +340,7 @@ def test_sidebar_highlighting_and_browser(lab):
             assert _token_texts(query, "cm-dj-table") == ["Segmentation", "Subject"]
             assert _token_texts(query, "cm-dj-operator") == ["*", "&"]
             assert _token_texts(query, "cm-dj-string") == ["'species = \"Mus musculus\"'"]
-            page.keyboard.press("Escape")
+            _command_mode(page)
             page.wait_for_timeout(300)
             _shot(page, "03_highlighted_cell")
             OUTPUT.mkdir(parents=True, exist_ok=True)
