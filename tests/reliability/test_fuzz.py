@@ -169,7 +169,7 @@ def test_atheris(target, tmp_path, capture_dir):
     try:
         import atheris  # noqa: F401
     except ImportError as error:
-        pytest.skip(f"atheris is not installed ({error}); pip install atheris")
+        pytest.fail(f"atheris is not installed ({error}); pip install -e '.[test]' installs it")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i, seed in enumerate(_seeds(target)):

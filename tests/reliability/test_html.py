@@ -279,9 +279,7 @@ def _free_port() -> int:
 @pytest.fixture
 def lab(capture_dir):
     if not Path(CHROMIUM).exists():
-        pytest.skip("/usr/bin/chromium is not installed")
-    pytest.importorskip("playwright.sync_api")
-    pytest.importorskip("jupyterlab")
+        pytest.fail("/usr/bin/chromium is not installed (scripts/install_system_deps.sh installs it)")
     import nbformat
 
     base = Path(tempfile.mkdtemp(prefix="djrel-lab-"))
