@@ -62,6 +62,7 @@ class Connection:
         self._connection_id = None
         self.schemas: dict[str, Any] = {}
         self._heading_cache: dict[tuple[str, str], Any] = {}
+        self._insert_plans: dict[tuple[str, str], Any] = {}  # inserts.py: per-table derived statements
         self._dependencies = None
         self.connect()
 
@@ -134,18 +135,19 @@ class Connection:
 
     def purge_query_cache(self) -> None:
         self._heading_cache.clear()
+        self._insert_plans.clear()
 
     # ---- queries ------------------------------------------------------------------------
     def query(self, sql: str, args: Any = (), *, as_dict: bool = False, suppress_warnings: bool = True,
               reconnect: bool | None = None):
         """Run SQL with parameters (``backend.placeholder`` markers) and return the cursor."""
-        if reconnect is None:
-            reconnect = config["database.reconnect"]
         with self._lock:
             self._ensure_open()
             try:
                 return self._execute(sql, args)
             except Exception as error:
+                if reconnect is None:
+                    reconnect = config["database.reconnect"]
                 if self._in_transaction or not reconnect or not self.backend.is_connection_error(error):
                     self._raise_failure(error, sql)
                 logger.warning("Lost the connection to %s; reconnecting.", self.target)
@@ -203,12 +205,7 @@ class Connection:
             if not isinstance(args, dict):
                 return self.backend.run_batch(self._raw, [(f"SAVEPOINT {self._SAVEPOINT}", None), (sql, args)])[-1]
             self._raw.cursor().execute(f"SAVEPOINT {self._SAVEPOINT}")
-        cursor = self._raw.cursor()
-        if args is None:
-            cursor.execute(sql)
-        else:
-            cursor.execute(sql, tuple(args) if not isinstance(args, dict) else args)
-        return cursor
+        return self.backend.execute(self._raw, sql, args)
 
     def bulk_insert(self, table_ref: str, columns, rows: list) -> bool:
         """Insert many rows through the backend's bulk path (e.g. COPY); False when it has none for them."""

@@ -222,17 +222,18 @@ class Backend:
         return (f"INSERT INTO {table_ref} ({names}) SELECT * FROM ({select_sql}) AS {self.quote('_i')} WHERE 1 = 1"
                 + self.conflict_clause(columns, primary_key, on_duplicate))
 
+    def execute(self, raw, sql: str, params: Sequence | dict | None):
+        """Run one statement on the driver connection ``raw``; returns its cursor."""
+        cursor = raw.cursor()
+        if params is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, params if isinstance(params, dict) else tuple(params))
+        return cursor
+
     def run_batch(self, raw, statements: list) -> list:
         """Execute (sql, params) statements in order; backends that can, send them in one round trip."""
-        cursors = []
-        for sql, params in statements:
-            cursor = raw.cursor()
-            if params is None:
-                cursor.execute(sql)
-            else:
-                cursor.execute(sql, tuple(params))
-            cursors.append(cursor)
-        return cursors
+        return [self.execute(raw, sql, params) for sql, params in statements]
 
     def bulk_insert_worthwhile(self, rows: int) -> bool:
         """Whether ``bulk_insert`` is faster than executemany for this many rows."""

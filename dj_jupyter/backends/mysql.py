@@ -59,6 +59,39 @@ _ACCESS = {1044, 1045, 1142, 1143, 1227, 1370, 1211, 1410}
 _VALUE = {1406, 1264, 1265, 1366, 1292, 4025, 3819, 1367, 1300, 3140, 1690, 1441}
 
 
+class _StatementResult:
+    """One statement's result from a multi-statement round trip, read like a cursor."""
+
+    def __init__(self, cursor):
+        self.rowcount = cursor.rowcount
+        self.lastrowid = cursor.lastrowid
+        self.description = cursor.description
+        self._rows = list(cursor.fetchall()) if cursor.description else []
+        self._next = 0
+
+    def fetchone(self):
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def fetchmany(self, size: int = 1):
+        rows = self._rows[self._next:self._next + size]
+        self._next += len(rows)
+        return rows
+
+    def fetchall(self):
+        rows = self._rows[self._next:]
+        self._next = len(self._rows)
+        return rows
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+    def close(self) -> None:
+        self._rows = []
+
+
 class MySQLBackend(Backend):
     name = "mysql"
     sqlglot_dialect = "mysql"
@@ -95,7 +128,7 @@ class MySQLBackend(Backend):
             binary_prefix=True,
             connect_timeout=int(settings.get("connect_timeout") or 10),
             local_infile=False,
-            client_flag=CLIENT.FOUND_ROWS,
+            client_flag=CLIENT.FOUND_ROWS | CLIENT.MULTI_STATEMENTS,  # run_batch: one round trip
         )
         use_tls = settings.get("use_tls")
         if use_tls is False:
@@ -129,6 +162,20 @@ class MySQLBackend(Backend):
 
     def begin_sql(self) -> str:
         return "START TRANSACTION WITH CONSISTENT SNAPSHOT"
+
+    def run_batch(self, raw, statements: list) -> list:
+        """Several statements in one round trip: the driver quotes each one's values as it always does,
+        and the server runs them in order, stopping at the first that fails (which raises its error)."""
+        if len(statements) < 2:
+            return super().run_batch(raw, statements)
+        cursor = raw.cursor()
+        text = ";\n".join(cursor.mogrify(sql, None if params is None else tuple(params)) for sql, params in statements)
+        cursor.execute(text)
+        results = [_StatementResult(cursor)]
+        while len(results) < len(statements):
+            cursor.nextset()
+            results.append(_StatementResult(cursor))
+        return results
 
     def ping(self, raw) -> bool:
         try:

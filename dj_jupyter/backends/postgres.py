@@ -17,6 +17,8 @@ index already starts with their columns.
 from __future__ import annotations
 
 import decimal
+import functools
+import itertools
 import json
 import re
 from typing import Sequence
@@ -70,6 +72,39 @@ class _BinaryCursor(psycopg.Cursor):
         self.format = Format.BINARY
 
 
+class _RawBinaryCursor(psycopg.RawCursor):
+    """A binary-result cursor for statements whose placeholders are already ``$1, $2, ...``."""
+
+    def __init__(self, connection, *, row_factory=None):
+        super().__init__(connection, row_factory=row_factory)
+        self.format = Format.BINARY
+
+
+_PSYCOPG_CACHED_LENGTH = 4096
+_PSYCOPG_CACHED_PARAMETERS = 50
+_MARKER = re.compile(r"%%|%s|%")
+
+
+@functools.lru_cache(maxsize=256)
+def _numbered_placeholders(sql: str) -> str | None:
+    """``sql`` with ``%s`` markers numbered ``$1, $2, ...`` and ``%%`` unescaped; None for other ``%`` forms."""
+    counter = itertools.count(1)
+    unsupported = False
+
+    def number(match):
+        nonlocal unsupported
+        marker = match.group()
+        if marker == "%%":
+            return "%"
+        if marker == "%s":
+            return f"${next(counter)}"
+        unsupported = True
+        return marker
+
+    numbered = _MARKER.sub(number, sql)
+    return None if unsupported else numbered
+
+
 class _UnknownBinaryLoader(Loader):
     """Values of types psycopg has no binary loader for (enum labels): text when it decodes."""
 
@@ -110,13 +145,20 @@ class PostgresBackend(Backend):
         """
         if len(statements) < 2:
             return super().run_batch(raw, statements)
-        cursors = []
         with raw.pipeline():
-            for sql, params in statements:
-                cursor = raw.cursor()
-                cursor.execute(sql, None if params is None else tuple(params))
-                cursors.append(cursor)
-        return cursors
+            return [self.execute(raw, sql, params) for sql, params in statements]
+
+    def execute(self, raw, sql, params):
+        """Long statements (multi-row inserts, batch checks) skip psycopg's placeholder parsing, which it
+        caches only up to 4 KB and 50 parameters: their ``%s`` markers become ``$n`` once per statement text."""
+        if params and not isinstance(params, dict) and (len(sql) > _PSYCOPG_CACHED_LENGTH
+                                                        or len(params) > _PSYCOPG_CACHED_PARAMETERS):
+            numbered = _numbered_placeholders(sql)
+            if numbered is not None:
+                cursor = _RawBinaryCursor(raw)
+                cursor.execute(numbered, tuple(params))
+                return cursor
+        return super().execute(raw, sql, params)
 
     def order_item(self, term: str, direction: str, nullable: bool = True) -> str:
         if not nullable:  # plain terms keep index scans usable
