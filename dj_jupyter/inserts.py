@@ -110,26 +110,60 @@ def _in_make(table) -> bool:
     return inserting_allowed(table)
 
 
+class _InsertPlan:
+    """What every insert into one table needs, derived once per heading: a single-row insert is
+    dominated by this bookkeeping when rebuilt on every call."""
+
+    def __init__(self, table, heading):
+        backend = table.connection.backend
+        self.heading = heading
+        self.table_ref = table.full_table_name
+        self.names = heading.names
+        self.primary_key = tuple(heading.primary_key)
+        self.required = [a.name for a in heading._attributes if not a.nullable and a.default is None
+                         and not a.autoincrement]
+        self.plain = {a.name: backend.encoder(a.type) for a in heading._attributes if not a.is_codec}
+        self.may_reference_objects = bool(store_attributes(heading))
+        self._sql: dict = {}
+
+    def sql(self, backend, columns: tuple, mode: str) -> str:
+        statement = self._sql.get((columns, mode))
+        if statement is None:
+            statement = self._sql[(columns, mode)] = backend.insert_sql(self.table_ref, columns, self.primary_key,
+                                                                        mode)
+        return statement
+
+
+def _plan(table) -> _InsertPlan:
+    heading = table.heading
+    plans = table.connection._insert_plans
+    key = (table.database, table.table_name)
+    plan = plans.get(key)
+    if plan is None or plan.heading is not heading:
+        plan = plans[key] = _InsertPlan(table, heading)
+    return plan
+
+
 def insert_rows(table, rows, *, replace=False, skip_duplicates=False, ignore_extra_fields=False,
                 allow_direct_insert=None, chunk_size=None) -> None:
     _check_direct_insert(table, allow_direct_insert)
     if replace and skip_duplicates:
         raise DataJointError("insert() cannot both replace and skip duplicates.", hint="Choose one of them.")
     mode = "replace" if replace else "skip" if skip_duplicates else "error"
-    heading = table.heading
-    connection = table.connection
     if isinstance(rows, type) and issubclass(rows, QueryExpression):
         rows = rows()
     if isinstance(rows, QueryExpression):
         _insert_from_query(table, rows, mode, ignore_extra_fields)
         return
-    names = heading.names
+    plan = _plan(table)
+    heading, names, plain = plan.heading, plan.names, plan.plain
+    connection = table.connection
     ledger = ObjectLedger(connection)
     encoders: dict[str, _ColumnEncoder] = {}
     batches: dict[tuple[str, ...], list[tuple]] = {}
-    required = [a.name for a in heading._attributes if not a.nullable and a.default is None and not a.autoincrement]
     chunk = chunk_size or 10_000
-    replaced: dict[tuple[str, ...], list[dict]] | None = {} if mode == "replace" and store_attributes(heading) else None
+    replaced: dict[tuple[str, ...], list[dict]] | None = {} if mode == "replace" and plan.may_reference_objects \
+        else None
     with connection.atomic(), ledger.batched():  # queued small objects are written before the commit
         for row in _rows_from(rows, names):
             unknown = [k for k in row if k not in heading]
@@ -140,32 +174,43 @@ def insert_rows(table, rows, *, replace=False, skip_duplicates=False, ignore_ext
                         f"{', '.join(f'`{u}`' for u in unknown)}.",
                         hint="Remove the extra fields or pass ignore_extra_fields=True.")
                 row = {k: v for k, v in row.items() if k in heading}
-            missing = [n for n in required if n not in row]
+            missing = [n for n in plan.required if n not in row]
             if missing:
                 raise MissingAttributeError(
                     f"Missing value{'s' if len(missing) > 1 else ''} for {', '.join(f'`{m}`' for m in missing)} "
                     f"in {type(table).__name__}.",
                     hint="Every attribute without a default needs a value; declare `= null` to make one optional.")
-            key = {k: row[k] for k in table.primary_key if k in row}
+            key = {k: row[k] for k in plan.primary_key if k in row}
             columns = tuple(n for n in names if n in row)
             values = []
             for name in columns:
-                encoder = encoders.get(name)
-                if encoder is None:
-                    encoder = encoders[name] = _ColumnEncoder(table, heading[name], ledger)
-                values.append(encoder(row[name], key))
+                value = row[name]
+                convert = plain.get(name)
+                if convert is None:
+                    encoder = encoders.get(name)
+                    if encoder is None:
+                        encoder = encoders[name] = _ColumnEncoder(table, heading[name], ledger)
+                    values.append(encoder(value, key))
+                elif value is None:
+                    values.append(None)
+                else:
+                    try:
+                        values.append(convert(value))
+                    except DataJointError as error:
+                        attribute = heading[name]
+                        raise DataJointError(f"Invalid value for `{name}` ({attribute.type.text}): {error}") from None
             batch = batches.setdefault(columns, [])
             batch.append(tuple(values))
             if replaced is not None:
                 replaced.setdefault(columns, []).append(key)
             if len(batch) >= chunk:
                 _release_replaced(table, ledger, replaced, columns)
-                _flush(table, columns, batch, mode)
+                _flush(connection, plan, columns, batch, mode)
                 batch.clear()
         for columns, batch in batches.items():
             if batch:
                 _release_replaced(table, ledger, replaced, columns)
-                _flush(table, columns, batch, mode)
+                _flush(connection, plan, columns, batch, mode)
         if mode == "skip":  # objects written for rows skipped as duplicates are removed after commit
             ledger.release_unreferenced_writes_after_commit()
 
@@ -177,11 +222,10 @@ def _release_replaced(table, ledger, replaced, columns) -> None:
         ledger.release_after_commit(ledger.referenced_paths(table & keys, None))
 
 
-def _flush(table, columns, batch, mode) -> None:
-    connection = table.connection
-    if mode == "error" and connection.bulk_insert(table.full_table_name, columns, batch):
+def _flush(connection, plan: _InsertPlan, columns, batch, mode) -> None:
+    if mode == "error" and connection.bulk_insert(plan.table_ref, columns, batch):
         return
-    sql = connection.backend.insert_sql(table.full_table_name, columns, table.primary_key, mode)
+    sql = plan.sql(connection.backend, columns, mode)
     if len(batch) == 1:  # one statement without the batching machinery of executemany
         connection.query(sql, batch[0])
     else:

@@ -321,7 +321,7 @@ class Config:
             raise KeyError(f"Setting {key!r} not found")
         if isinstance(default, dict):
             return {sub: self[f"{key}.{sub}"] for sub in default}
-        return self._with_backend_port(key, copy.deepcopy(default))
+        return self._with_backend_port(key, copy.deepcopy(default) if isinstance(default, (list, set)) else default)
 
     def _with_backend_port(self, key: str, value: Any) -> Any:
         if key == "database.port" and value is None:

@@ -340,18 +340,62 @@ index(status, priority, scheduled_time)
 
     def record_successes(self, made: list[tuple[dict, datetime.datetime | None, float | None]], *,
                          reserved: bool) -> None:
-        """Record keys made (``made``: key, start, duration) with one executemany per statement shape.
+        """Record keys made (``made``: key, start, duration) in one multi-row statement per shape.
 
-        ``reserved``: the keys' job rows exist (update them); otherwise they are written whether or not.
+        ``reserved``: the keys' job rows exist (their priority is kept); otherwise rows are written
+        whether or not they exist. Values shared by every key are encoded once.
         """
         if not made:
             return
-        groups: dict[str, list[tuple]] = {}
+        if not config["jobs.keep_completed"]:
+            if reserved:
+                self._delete_keys([key for key, _, _ in made])
+            return
+        shared = self._success_values(None, None, None)
+        del shared["duration"], shared["completed_time"]
+        shared["priority"] = config["jobs.default_priority"]
+        shared_names = tuple(shared)
+        shared_encoded = tuple(self._encoder(name)(shared[name]) for name in shared_names)
+        encode_time, encode_duration = self._encoder("completed_time"), self._encoder("duration")
+        now = datetime.datetime.now()
+        shapes: dict[bool, list[tuple]] = {}
         for key, started, duration in made:
-            for sql, args in self.success_statements(key, duration, started=started, reserved=reserved):
-                groups.setdefault(sql, []).append(args)
-        for sql, rows in groups.items():
-            self.connection.executemany(sql, rows)
+            row = (*self._key_values(key), *shared_encoded, encode_time(now), encode_duration(duration))
+            if started is not None:
+                row += (encode_time(started),)
+            shapes.setdefault(started is not None, []).append(row)
+        kept = ("priority",) if reserved else ()
+        for with_start, rows in shapes.items():
+            names = shared_names + ("completed_time", "duration") + (("reserved_time",) if with_start else ())
+            for first in range(0, len(rows), self._ROWS_PER_STATEMENT):
+                chunk = rows[first:first + self._ROWS_PER_STATEMENT]
+                self.connection.query(self._upsert_rows_sql(names, kept, len(chunk)),
+                                      tuple(value for row in chunk for value in row))
+
+    _ROWS_PER_STATEMENT = 500  # within every backend's limit on parameters per statement
+
+    def _upsert_rows_sql(self, names: tuple, kept: tuple, rows: int) -> str:
+        """INSERT of ``rows`` rows (key, then ``names``); on an existing key, every name but ``kept`` is updated."""
+        cache = self.__dict__.setdefault("_statements", {})
+        sql = cache.get(("upsert_rows", names, kept, rows))
+        if sql is None:
+            backend = self.connection.backend
+            key = list(self.primary_key)
+            columns = key + list(names)
+            row = "(" + ", ".join(backend.placeholder for _ in columns) + ")"
+            sql = cache[("upsert_rows", names, kept, rows)] = (
+                f"INSERT INTO {self.full_table_name} ({', '.join(backend.quote(c) for c in columns)}) VALUES "
+                + ", ".join(row for _ in range(rows))
+                + backend.conflict_clause(key + [n for n in names if n not in kept], key, "replace"))
+        return sql
+
+    def _delete_keys(self, keys: list[dict]) -> None:
+        backend = self.connection.backend
+        one = "(" + " AND ".join(f"{backend.quote(k)} = {backend.placeholder}" for k in self.primary_key) + ")"
+        for first in range(0, len(keys), self._ROWS_PER_STATEMENT):
+            chunk = keys[first:first + self._ROWS_PER_STATEMENT]
+            self.connection.query(f"DELETE FROM {self.full_table_name} WHERE " + " OR ".join(one for _ in chunk),
+                                  tuple(value for key in chunk for value in self._key_values(key)))
 
     def reserve_many(self, keys: list[dict]) -> list[bool]:
         """``reserve`` for several keys in one round trip where the backend can."""
