@@ -77,7 +77,7 @@ def _subset(target) -> tuple[Any, dict, dict]:
     Either way the referenced rows of every ancestor come along, so the export imports on its own.
     """
     from .deletes import build_cascade
-    from .diagram.graph import Diagram
+    from .diagram import Diagram
     from .table import Table
 
     if isinstance(target, type) and issubclass(target, Table):

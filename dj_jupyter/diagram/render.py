@@ -32,7 +32,8 @@ import graphviz
 
 from ..errors import DataJointError
 from ..settings import config
-from .graph import Node, NodeStatus, class_name_of, master_of, node_id, tier_of
+from .graph import Node, class_name_of, master_of, node_id, tier_of
+from .status import NodeStatus
 
 FONT = "Helvetica"
 TIERS = ("manual", "lookup", "imported", "computed", "part")

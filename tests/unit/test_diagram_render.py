@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from dj_jupyter.diagram.graph import NodeStatus, class_name_of, master_of, node_id
+from dj_jupyter.diagram.graph import class_name_of, master_of, node_id
+from dj_jupyter.diagram.status import NodeStatus
 from dj_jupyter.diagram.render import (THEMES, EdgeSpec, Model, NodeSpec, adaptive_style, colour_mapping, mermaid_id,
                                        model_to_dot, model_to_mermaid)
 from tests.backends.dot_parser import parse_dot
