@@ -473,7 +473,7 @@ def test_diagram_without_dj_diagram_lists_tables_and_parents(connected, schema_n
 
     ipy = connected
     declare_pipeline(ipy, schema_name)
-    monkeypatch.setattr(magics, "_diagram_class", lambda: None)
+    monkeypatch.setattr(magics, "diagram_widget_class", lambda: None)
     listing = ipy("%dj diagram").displays[0]["text/plain"]
     assert f"Schema `{schema_name}`" in listing
     assert any(line.split()[:3] == ["SessionStats", "computed", "Session"] for line in listing.splitlines())

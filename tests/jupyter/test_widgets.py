@@ -538,7 +538,9 @@ def test_magics_show_the_widgets(connected, schema_name, monkeypatch):
     import IPython.display
 
     original = IPython.display.display
-    monkeypatch.setattr("kernel_magics.magics.display", lambda *objs, **kw: (shown.extend(objs), original(*objs, **kw)))
+    for module in ("magics", "populate_commands", "declarations"):  # each subcommand module displays its own results
+        monkeypatch.setattr(f"kernel_magics.{module}.display",
+                            lambda *objs, **kw: (shown.extend(objs), original(*objs, **kw)))
     connected("%dj populate SessionStats")
     panel = next(o for o in shown if isinstance(o, ProgressPanel))
     panel.refresh()
