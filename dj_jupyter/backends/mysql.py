@@ -152,7 +152,7 @@ class MySQLBackend(Backend):
         self.mariadb = "mariadb" in (raw.get_server_info() or "").lower()
         if self.mariadb:
             # MariaDB's split-materialized ("lateral derived") optimisation drops rows from outer joins of
-            # grouped derived tables (seen on 10.11; tests/backends/test_query_operators.py reproduces it)
+            # grouped derived tables (seen on 10.11; tests/backends/query/test_operators.py reproduces it)
             try:
                 with raw.cursor() as cursor:
                     cursor.execute("SET SESSION optimizer_switch='split_materialized=off'")
