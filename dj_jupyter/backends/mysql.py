@@ -163,6 +163,17 @@ class MySQLBackend(Backend):
     def begin_sql(self) -> str:
         return "START TRANSACTION WITH CONSISTENT SNAPSHOT"
 
+    def execute(self, raw, sql, params):
+        """One statement; a text of several (allowed on these connections for ``run_batch``) runs whole,
+        returns the first one's result and leaves no unread results behind on the connection."""
+        cursor = super().execute(raw, sql, params)
+        if getattr(getattr(cursor, "_result", None), "has_next", False):
+            first = _StatementResult(cursor)
+            while cursor.nextset():
+                pass
+            return first
+        return cursor
+
     def run_batch(self, raw, statements: list) -> list:
         """Several statements in one round trip: the driver quotes each one's values as it always does,
         and the server runs them in order, stopping at the first that fails (which raises its error)."""

@@ -490,6 +490,8 @@ class SQLiteBackend(Backend):
                 return DataJointError(f"The SQLite database is read-only: {message}.")
         if isinstance(error, sqlite3.ProgrammingError) and "closed" in message:
             return LostConnectionError("The SQLite connection was closed.", hint="Call dj.conn(reset=True).")
+        if isinstance(error, sqlite3.ProgrammingError) and "one statement at a time" in message:
+            return QuerySyntaxError("SQLite runs one SQL statement per query.", hint="Send the statements one by one.")
         if isinstance(error, (sqlite3.InterfaceError, OverflowError)):
             return DataJointError(f"A value cannot be stored: {message}.", hint="Pass values of the declared type.")
         return error

@@ -66,3 +66,16 @@ def test_long_statements_with_percent_signs_select_the_right_rows(make_schema):
     assert len(query) == len(expected)
     (Item & keys).delete_quick()
     assert len(Item) == 300
+
+
+def test_a_query_of_several_statements_leaves_the_connection_usable(connection):
+    """SQLite and PostgreSQL refuse a text of several statements; MariaDB runs it (batches need that)
+    and returns the first result. Either way the next query works."""
+    try:
+        first = connection.query("SELECT 1; SELECT 2").fetchall()
+    except dj.DataJointError:
+        assert connection.backend.name != "mysql"
+    else:
+        assert connection.backend.name == "mysql"
+        assert [tuple(row) for row in first] == [(1,)]
+    assert connection.query("SELECT 3").fetchone()[0] == 3
