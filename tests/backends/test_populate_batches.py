@@ -133,3 +133,56 @@ def test_a_transaction_that_fails_as_a_whole_is_made_again_key_by_key(make_schem
     assert len(Result.Piece) == 24
     assert len(Result.jobs.completed) == 12
     assert store_is_exactly_the_rows(object_store, Result) == set()
+
+
+def test_job_records_of_a_batch_tell_who_made_each_key_and_when(make_schema, reserve_jobs):
+    import os
+    import platform
+
+    schema = make_schema()
+
+    @schema
+    class Source(dj.Manual):
+        definition = """
+        source_id : int32
+        """
+
+    @schema
+    class Doubled(dj.Computed):
+        definition = """
+        -> Source
+        ---
+        doubled : int32
+        """
+
+        def make(self, key):
+            self.insert1(dict(key, doubled=2 * key["source_id"]))
+
+    Source.insert([(n,) for n in range(2 * BATCH_KEYS + 7)])
+    if reserve_jobs:  # the reserved jobs keep the priority they were queued with
+        Doubled.jobs.refresh(priority=2)
+    Doubled.populate(reserve_jobs=reserve_jobs)
+
+    records = Doubled.jobs.completed.to_dicts()
+    assert sorted(r["source_id"] for r in records) == list(range(2 * BATCH_KEYS + 7))
+    for record in records:
+        assert (record["host"], record["pid"], record["error_message"]) == (platform.node(), os.getpid(), "")
+        assert record["reserved_time"] <= record["completed_time"] and record["duration"] >= 0
+        assert record["priority"] == (2 if reserve_jobs else dj.config["jobs.default_priority"])
+        assert record["version"]
+
+
+def test_without_keep_completed_a_batch_leaves_only_its_errors_in_the_job_table(make_schema, object_store,
+                                                                                reserve_jobs):
+    Source, Result, calls = declare(make_schema(), fail_ids={4})
+    Source.insert([(n,) for n in range(BATCH_KEYS + 5)])
+    with dj.config.override({"jobs.keep_completed": False}):
+        result = Result.populate(reserve_jobs=reserve_jobs, suppress_errors=True)
+
+    assert result["success_count"] == BATCH_KEYS + 4
+    assert len(Result.jobs.completed) == 0
+    if reserve_jobs:  # DataJoint's default: a success removes its job, an error stays
+        assert [e["source_id"] for e in Result.jobs.errors.to_dicts()] == [4]
+        assert len(Result.jobs) == 1
+    else:  # direct populate writes no job rows at all
+        assert len(Result.jobs) == 0
