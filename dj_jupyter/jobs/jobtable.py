@@ -402,8 +402,18 @@ index(status, priority, scheduled_time)
         if len(keys) == 1:
             return [self.reserve(keys[0])]
         common = self._reserve_args()
-        cursors = self.connection.batch([(self._reserve_sql(), (*common, *self._key_values(key), "pending"))
-                                         for key in keys])
+        try:
+            cursors = self.connection.batch([(self._reserve_sql(), (*common, *self._key_values(key), "pending"))
+                                             for key in keys])
+        except DataJointError:
+            # a statement lost a lock conflict (or the connection): on MariaDB the ones before it reserved
+            # their keys already, and nobody would make them. Hand every key of the batch back.
+            for key in keys:
+                try:
+                    self.release(key)
+                except DataJointError:
+                    pass  # refresh() returns the reservations of a lost connection
+            raise
         return [cursor.rowcount == 1 for cursor in cursors]
 
     def _success_values(self, duration, started, version) -> dict:

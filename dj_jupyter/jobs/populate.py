@@ -477,7 +477,11 @@ def _reserve_ahead(table, jobs, queue: list, pending: list, size: int) -> None:
     while len(queue) < size and pending:
         wanted = pending[:size - len(queue)]
         del pending[:len(wanted)]
-        for key, reserved in zip(wanted, jobs.reserve_many(wanted)):
+        try:
+            outcomes = jobs.reserve_many(wanted)
+        except TransactionConflictError:  # another worker's transaction held a lock; claim them one by one
+            outcomes = [jobs.reserve(key) for key in wanted]
+        for key, reserved in zip(wanted, outcomes):
             if reserved:
                 queue.append(key)
                 events.emit(events.JobEvent("reserve", name, dict(key), host=platform.node(), pid=os.getpid()))

@@ -13,6 +13,7 @@ import pytest
 import dj_jupyter as dj
 from dj_jupyter.errors import TransactionConflictError
 from dj_jupyter.jobs.populate import BATCH_KEYS
+from tests.conftest import SERVER_BACKENDS, make_connection
 
 
 def declare(schema, fail_ids: set, conflict_once: set | None = None):
@@ -186,3 +187,44 @@ def test_without_keep_completed_a_batch_leaves_only_its_errors_in_the_job_table(
         assert len(Result.jobs) == 1
     else:  # direct populate writes no job rows at all
         assert len(Result.jobs) == 0
+
+
+@pytest.mark.parametrize("backend", SERVER_BACKENDS)
+def test_a_reservation_batch_that_meets_a_lock_gives_back_what_it_took(make_schema, connection, backend):
+    """Reserving several keys is one round trip; if one of them is locked by another transaction, the
+    keys before it (already reserved on MariaDB) go back to pending instead of staying reserved."""
+    schema = make_schema()
+
+    @schema
+    class Source(dj.Manual):
+        definition = """
+        source_id : int32
+        """
+
+    @schema
+    class Result(dj.Computed):
+        definition = """
+        -> Source
+        """
+
+        def make(self, key):
+            self.insert1(key)
+
+    Source.insert([(n,) for n in range(4)])
+    jobs = Result.jobs
+    jobs.refresh()
+    other = make_connection(backend)
+    quote, placeholder = connection.backend.quote, connection.backend.placeholder
+    timeout = "SET innodb_lock_wait_timeout = 1" if backend == "mysql" else "SET lock_timeout = '1s'"
+    connection.query(timeout)
+    try:
+        with other.transaction:  # another worker's transaction holds the job row of key 2
+            other.query(f"UPDATE {jobs.full_table_name} SET {quote('priority')} = 9 "
+                        f"WHERE {quote('source_id')} = {placeholder}", (2,))
+            with pytest.raises(TransactionConflictError):
+                jobs.reserve_many([{"source_id": n} for n in range(4)])
+            assert len(jobs.reserved) == 0, "a key reserved before the lock was left reserved"
+    finally:
+        other.close()
+    assert sorted(jobs.pending.to_arrays("source_id").tolist()) == [0, 1, 2, 3]
+    assert Result.populate(reserve_jobs=True)["success_count"] == 4
