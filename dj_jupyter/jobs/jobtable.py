@@ -17,7 +17,7 @@ import traceback
 
 from ..codecs.blob_format import pack
 from ..declare.types import classify
-from ..errors import DataJointError, DuplicateError
+from ..errors import DataJointError, DuplicateError, LostConnectionError
 from ..query.condition import Fragment, Not
 from ..settings import config
 from ..table import FreeTable, invalidate_caches
@@ -242,20 +242,16 @@ index(status, priority, scheduled_time)
             cache[name] = encoder
         return encoder
 
-    def _statement(self, kind: str, names: tuple) -> str:
-        """Cached SQL: an UPDATE of ``names`` by key, or an upsert of the key and ``names``."""
+    def _update_sql(self, names: tuple) -> str:
+        """Cached SQL: an UPDATE of ``names`` by key."""
         cache = self.__dict__.setdefault("_statements", {})
-        statement = cache.get((kind, names))
+        statement = cache.get(("update", names))
         if statement is None:
             backend = self.connection.backend
             p = backend.placeholder
-            key = self.primary_key
-            if kind == "update":
-                statement = (f"UPDATE {self.full_table_name} SET " + ", ".join(f"{backend.quote(n)} = {p}" for n in names)
-                             + " WHERE " + " AND ".join(f"{backend.quote(k)} = {p}" for k in key))
-            else:
-                statement = backend.insert_sql(self.full_table_name, list(key) + list(names), key, "replace")
-            cache[(kind, names)] = statement
+            statement = cache[("update", names)] = (
+                f"UPDATE {self.full_table_name} SET " + ", ".join(f"{backend.quote(n)} = {p}" for n in names)
+                + " WHERE " + " AND ".join(f"{backend.quote(k)} = {p}" for k in self.primary_key))
         return statement
 
     def _key_values(self, key: dict) -> list:
@@ -264,13 +260,8 @@ index(status, priority, scheduled_time)
     def _set(self, key: dict, **values) -> int:
         names = tuple(values)
         encoded = [self._encoder(name)(values[name]) for name in names]
-        return self.connection.query(self._statement("update", names), tuple(encoded) + tuple(self._key_values(key))
+        return self.connection.query(self._update_sql(names), tuple(encoded) + tuple(self._key_values(key))
                                      ).rowcount
-
-    def _upsert(self, key: dict, **values) -> None:
-        names = tuple(values)
-        encoded = [self._encoder(name)(values[name]) for name in names]
-        self.connection.query(self._statement("upsert", names), tuple(self._key_values(key)) + tuple(encoded))
 
     def release(self, key: dict) -> int:
         """Return this process's reservation of ``key`` to pending (it lost the database connection while
@@ -287,6 +278,19 @@ index(status, priority, scheduled_time)
                f"WHERE {conditions} AND {q('status')} = {p} AND {q('host')} = {p} AND {q('pid')} = {p}")
         args = ("pending", "", 0, 0, *key_values, "reserved", platform.node(), os.getpid())
         return self.connection.query(sql, args).rowcount
+
+    def release_all(self, keys: list[dict]) -> None:
+        """``release`` each key, as far as possible: what cannot be handed back now (no connection, a lock
+        conflict) stays reserved until ``refresh`` returns the reservations of dead connections."""
+        for key in keys:
+            try:
+                self.release(key)
+            except LostConnectionError:
+                logger.warning("Could not release %d reserved job(s): the connection is lost; refresh() will.",
+                               len(keys))
+                return
+            except DataJointError as error:
+                logger.warning("Could not release the reserved job %s: %s", self._key(key), error)
 
     def reserve(self, key: dict) -> bool:
         """Atomically claim a pending job whose time has come; True if this worker got it."""
@@ -316,42 +320,22 @@ index(status, priority, scheduled_time)
 
         ``reserved=False`` (direct populate) writes the record whether or not a job row exists.
         """
-        for sql, params in self.success_statements(key, duration, started=started, version=version, reserved=reserved):
+        for sql, params in self.success_statements([(key, started, duration)], reserved=reserved, version=version):
             self.connection.query(sql, params)
 
-    def success_statements(self, key: dict, duration: float | None = None, *,
-                           started: datetime.datetime | None = None, version: str | None = None,
-                           reserved: bool = True) -> list[tuple[str, tuple]]:
-        """The statements that record a success, for the caller to run (e.g. together with its COMMIT)."""
-        if not config["jobs.keep_completed"]:
-            if not reserved:
-                return []
-            where = " AND ".join(f"{self.connection.backend.quote(k)} = {self.connection.backend.placeholder}"
-                                 for k in self.primary_key)
-            return [(f"DELETE FROM {self.full_table_name} WHERE {where}", tuple(self._key_values(key)))]
-        values = self._success_values(duration, started, version)
-        names = tuple(values)
-        encoded = tuple(self._encoder(name)(values[name]) for name in names)
-        if reserved:  # the reserved row exists: update it
-            return [(self._statement("update", names), encoded + tuple(self._key_values(key)))]
-        names = ("priority",) + names
-        encoded = (self._encoder("priority")(config["jobs.default_priority"]),) + encoded
-        return [(self._statement("upsert", names), tuple(self._key_values(key)) + encoded)]
-
-    def record_successes(self, made: list[tuple[dict, datetime.datetime | None, float | None]], *,
-                         reserved: bool) -> None:
-        """Record keys made (``made``: key, start, duration) in one multi-row statement per shape.
+    def success_statements(self, made: list[tuple[dict, datetime.datetime | None, float | None]], *,
+                           reserved: bool, version: str | None = None) -> list[tuple[str, tuple]]:
+        """The statements that record the keys ``made`` (key, start, duration), for the caller to run
+        together with its COMMIT: one multi-row statement per shape, the values every key shares encoded once.
 
         ``reserved``: the keys' job rows exist (their priority is kept); otherwise rows are written
-        whether or not they exist. Values shared by every key are encoded once.
+        whether or not they exist. Without ``jobs.keep_completed`` a reserved success removes its job.
         """
         if not made:
-            return
+            return []
         if not config["jobs.keep_completed"]:
-            if reserved:
-                self._delete_keys([key for key, _, _ in made])
-            return
-        shared = self._success_values(None, None, None)
+            return self._delete_statements([key for key, _, _ in made]) if reserved else []
+        shared = self._success_values(None, None, version)
         del shared["duration"], shared["completed_time"]
         shared["priority"] = config["jobs.default_priority"]
         shared_names = tuple(shared)
@@ -365,12 +349,14 @@ index(status, priority, scheduled_time)
                 row += (encode_time(started),)
             shapes.setdefault(started is not None, []).append(row)
         kept = ("priority",) if reserved else ()
+        statements = []
         for with_start, rows in shapes.items():
             names = shared_names + ("completed_time", "duration") + (("reserved_time",) if with_start else ())
             for first in range(0, len(rows), self._ROWS_PER_STATEMENT):
                 chunk = rows[first:first + self._ROWS_PER_STATEMENT]
-                self.connection.query(self._upsert_rows_sql(names, kept, len(chunk)),
-                                      tuple(value for row in chunk for value in row))
+                statements.append((self._upsert_rows_sql(names, kept, len(chunk)),
+                                   tuple(value for row in chunk for value in row)))
+        return statements
 
     _ROWS_PER_STATEMENT = 500  # within every backend's limit on parameters per statement
 
@@ -389,13 +375,13 @@ index(status, priority, scheduled_time)
                 + backend.conflict_clause(key + [n for n in names if n not in kept], key, "replace"))
         return sql
 
-    def _delete_keys(self, keys: list[dict]) -> None:
+    def _delete_statements(self, keys: list[dict]) -> list[tuple[str, tuple]]:
         backend = self.connection.backend
         one = "(" + " AND ".join(f"{backend.quote(k)} = {backend.placeholder}" for k in self.primary_key) + ")"
-        for first in range(0, len(keys), self._ROWS_PER_STATEMENT):
-            chunk = keys[first:first + self._ROWS_PER_STATEMENT]
-            self.connection.query(f"DELETE FROM {self.full_table_name} WHERE " + " OR ".join(one for _ in chunk),
-                                  tuple(value for key in chunk for value in self._key_values(key)))
+        return [(f"DELETE FROM {self.full_table_name} WHERE " + " OR ".join(one for _ in chunk),
+                 tuple(value for key in chunk for value in self._key_values(key)))
+                for chunk in (keys[first:first + self._ROWS_PER_STATEMENT]
+                              for first in range(0, len(keys), self._ROWS_PER_STATEMENT))]
 
     def reserve_many(self, keys: list[dict]) -> list[bool]:
         """``reserve`` for several keys in one round trip where the backend can."""
@@ -408,11 +394,7 @@ index(status, priority, scheduled_time)
         except DataJointError:
             # a statement lost a lock conflict (or the connection): on MariaDB the ones before it reserved
             # their keys already, and nobody would make them. Hand every key of the batch back.
-            for key in keys:
-                try:
-                    self.release(key)
-                except DataJointError:
-                    pass  # refresh() returns the reservations of a lost connection
+            self.release_all(keys)
             raise
         return [cursor.rowcount == 1 for cursor in cursors]
 

@@ -273,7 +273,7 @@ def _success_statements(table, recorder, reserved: bool, key, started, duration)
     """Provenance of the row, committed in the same transaction (and round trip) as the COMMIT."""
     statements = []
     if recorder is not None:
-        statements += recorder.success_statements(key, duration=duration, started=started, reserved=reserved)
+        statements += recorder.success_statements([(key, started, duration)], reserved=reserved)
     if _has_job_metadata(table):
         backend = table.connection.backend
         p = backend.placeholder
@@ -392,12 +392,12 @@ def _make_batch(table, keys: list[dict], jobs, suppress_errors: bool, return_exc
 
 
 def _batch_records(table, jobs, recorder, made: list) -> list:
-    """Write the job records of the keys a batch made; return their row-metadata statements for the COMMIT."""
-    if jobs is not None:
-        jobs.record_successes(made, reserved=True)
-    elif recorder is not None:
-        recorder.record_successes(made, reserved=False)
+    """The job records and row metadata of the keys a batch made, to be sent with its COMMIT."""
     statements = []
+    if jobs is not None:
+        statements += jobs.success_statements(made, reserved=True)
+    elif recorder is not None:
+        statements += recorder.success_statements(made, reserved=False)
     if _has_job_metadata(table):
         for key, started, duration in made:
             if started is not None:
@@ -455,20 +455,8 @@ def _populate_in_batches(table, keys: list, jobs, suppress_errors: bool, return_
             queue = queue[len(statuses):]
     finally:
         if jobs is not None:
-            _release_quietly(jobs, queue)
+            jobs.release_all(queue)
     return successes, errors
-
-
-def _release_quietly(jobs, keys: list) -> None:
-    """Hand reserved keys not reached (stopped, or an error was raised) back to pending; without a
-    connection, leave them to ``refresh``, which releases the reservations of dead connections."""
-    for key in keys:
-        try:
-            jobs.release(key)
-        except LostConnectionError:
-            logger.warning("Could not release %d reserved job(s): the connection is lost; refresh() will.",
-                           len(keys))
-            return
 
 
 def _reserve_ahead(table, jobs, queue: list, pending: list, size: int) -> None:
