@@ -64,45 +64,36 @@ _CLEANUP_TAG = "$dj_cleanup$"
 _CONNECTION_STATES = ("57P01", "57P02", "57P03")  # admin/crash shutdown, cannot connect now
 
 
-class _BinaryCursor(psycopg.Cursor):
-    """A cursor that asks the server for results in binary format."""
+class _BinaryResults:
+    """Cursors that ask the server for results in binary format."""
 
     def __init__(self, connection, *, row_factory=None):
         super().__init__(connection, row_factory=row_factory)
         self.format = Format.BINARY
 
 
-class _RawBinaryCursor(psycopg.RawCursor):
-    """A binary-result cursor for statements whose placeholders are already ``$1, $2, ...``."""
+class _BinaryCursor(_BinaryResults, psycopg.Cursor):
+    """The connection's cursor."""
 
-    def __init__(self, connection, *, row_factory=None):
-        super().__init__(connection, row_factory=row_factory)
-        self.format = Format.BINARY
+
+class _RawBinaryCursor(_BinaryResults, psycopg.RawCursor):
+    """For statements whose placeholders are already ``$1, $2, ...``."""
 
 
 _PSYCOPG_CACHED_LENGTH = 4096
 _PSYCOPG_CACHED_PARAMETERS = 50
-_MARKER = re.compile(r"%%|%s|%")
+_MARKER = re.compile(r"%%|%s")
+_OTHER_PERCENT = re.compile(r"%(?![%s])")
 
 
 @functools.lru_cache(maxsize=256)
 def _numbered_placeholders(sql: str) -> str | None:
-    """``sql`` with ``%s`` markers numbered ``$1, $2, ...`` and ``%%`` unescaped; None for other ``%`` forms."""
+    """``sql`` with ``%s`` markers numbered ``$1, $2, ...`` and ``%%`` unescaped; None when it has other
+    ``%`` forms, which psycopg's own parser handles."""
+    if _OTHER_PERCENT.search(sql.replace("%%", "")):
+        return None
     counter = itertools.count(1)
-    unsupported = False
-
-    def number(match):
-        nonlocal unsupported
-        marker = match.group()
-        if marker == "%%":
-            return "%"
-        if marker == "%s":
-            return f"${next(counter)}"
-        unsupported = True
-        return marker
-
-    numbered = _MARKER.sub(number, sql)
-    return None if unsupported else numbered
+    return _MARKER.sub(lambda match: "%" if match.group() == "%%" else f"${next(counter)}", sql)
 
 
 class _UnknownBinaryLoader(Loader):

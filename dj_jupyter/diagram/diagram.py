@@ -463,7 +463,7 @@ class Diagram:
         """Rows per table: affected rows of a cascade/restrict/trace diagram, all rows otherwise.
 
         Keys are full table names, as in DataJoint. Nothing is modified; the counts
-        are read in one UNION ALL statement per 200 tables.
+        are read in a bounded number of statements (see :mod:`.status`).
         """
         ref = self._connection.backend.table_ref
         return {ref(*node): n for node, n in self._node_counts().items()}
