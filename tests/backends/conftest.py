@@ -1,4 +1,4 @@
-"""Fixtures of the query-algebra tests: the university and neuro schemas, declared and filled."""
+"""Fixtures of the backend tests: the university and neuro schemas, declared and filled."""
 
 from __future__ import annotations
 

@@ -12,20 +12,10 @@ import pandas
 import pytest
 
 import dj_jupyter as dj
+from tests.backends.query.checks import STUDENT_KEYS, STUDENTS
 from tests.schemas import university
 
-STUDENT_KEYS = ("student_id", "first_name", "last_name", "sex", "date_of_birth", "home_state")
-STUDENTS = [dict(zip(STUDENT_KEYS, row)) for row in university.STUDENTS]
 HOSTILE = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def uni(make_schema):
-    schema = make_schema()
-    u = university.declare(schema)
-    university.fill(u)
-    return u
-
 
 SAMPLES = [
     dict(sample_id=1, label="alpha", value=0.5, count=3, price=decimal.Decimal("1.25"),

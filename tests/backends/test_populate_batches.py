@@ -56,6 +56,29 @@ def declare(schema, fail_ids: set, conflict_once: set | None = None):
     return Source, Result, calls
 
 
+def declare_doubling(schema):
+    """A pipeline without stored objects: each source id doubled."""
+
+    @schema
+    class Source(dj.Manual):
+        definition = """
+        source_id : int32
+        """
+
+    @schema
+    class Doubled(dj.Computed):
+        definition = """
+        -> Source
+        ---
+        doubled : int32
+        """
+
+        def make(self, key):
+            self.insert1(dict(key, doubled=2 * key["source_id"]))
+
+    return Source, Doubled
+
+
 def store_is_exactly_the_rows(object_store, Result):
     """Every row's objects decode, and deleting every row leaves the store empty: nothing was orphaned."""
     for row in Result.to_dicts():
@@ -140,25 +163,7 @@ def test_job_records_of_a_batch_tell_who_made_each_key_and_when(make_schema, res
     import os
     import platform
 
-    schema = make_schema()
-
-    @schema
-    class Source(dj.Manual):
-        definition = """
-        source_id : int32
-        """
-
-    @schema
-    class Doubled(dj.Computed):
-        definition = """
-        -> Source
-        ---
-        doubled : int32
-        """
-
-        def make(self, key):
-            self.insert1(dict(key, doubled=2 * key["source_id"]))
-
+    Source, Doubled = declare_doubling(make_schema())
     Source.insert([(n,) for n in range(2 * BATCH_KEYS + 7)])
     if reserve_jobs:  # the reserved jobs keep the priority they were queued with
         Doubled.jobs.refresh(priority=2)
@@ -193,23 +198,7 @@ def test_without_keep_completed_a_batch_leaves_only_its_errors_in_the_job_table(
 def test_a_reservation_batch_that_meets_a_lock_gives_back_what_it_took(make_schema, connection, backend):
     """Reserving several keys is one round trip; if one of them is locked by another transaction, the
     keys before it (already reserved on MariaDB) go back to pending instead of staying reserved."""
-    schema = make_schema()
-
-    @schema
-    class Source(dj.Manual):
-        definition = """
-        source_id : int32
-        """
-
-    @schema
-    class Result(dj.Computed):
-        definition = """
-        -> Source
-        """
-
-        def make(self, key):
-            self.insert1(key)
-
+    Source, Result = declare_doubling(make_schema())
     Source.insert([(n,) for n in range(4)])
     jobs = Result.jobs
     jobs.refresh()
