@@ -230,6 +230,25 @@ def _command_mode(page) -> None:
     page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.mode === 'command'", timeout=STEP)
 
 
+def _edit_new_cell_below(page):
+    """Add a cell below the active one and put its editor in focus. Through the app's own commands rather
+    than the "b" and Enter keys: a keystroke lands wherever focus is at that instant, and a completer or
+    tooltip closing can still hold it."""
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    before = cells.count()
+    _command(page, "notebook:insert-cell-below")
+    page.wait_for_function(f"() => document.querySelectorAll('.jp-Notebook .jp-Cell').length > {before}",
+                           timeout=STEP)
+    page.evaluate("""() => {
+        const notebook = window.jupyterapp.shell.currentWidget.content;
+        notebook.mode = 'edit';
+        notebook.activeCell.editor.focus();
+    }""")
+    cell = page.locator(".jp-Notebook .jp-Cell.jp-mod-active")
+    cell.locator(".cm-editor.cm-focused").wait_for(timeout=STEP)
+    return page.locator(".jp-Notebook .jp-Cell").nth(before)
+
+
 def _token_texts(cell, css_class: str) -> list[str]:
     return cell.locator(f".cm-content .{css_class}").all_inner_texts()
 
@@ -302,9 +321,7 @@ def test_sidebar_highlighting_and_browser(lab):
                 notebook.mode = 'command';
                 notebook.node.focus();
             }""")
-            page.keyboard.press("b")  # new cell below, in command mode
-            page.keyboard.press("Enter")  # edit it
-            cell = page.locator(".jp-Cell").nth(1)
+            cell = _edit_new_cell_below(page)
             page.keyboard.type(DJ_CELL, delay=5)
             editor = cell.locator(".cm-editor.jp-dj-cell-editor")
             editor.wait_for(timeout=STEP)
@@ -326,12 +343,7 @@ def test_sidebar_highlighting_and_browser(lab):
 
             # a query cell: tables, operators, the restriction string
             _command_mode(page)
-            page.keyboard.press("b")
-            page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length >= 3",
-                                   timeout=STEP)
-            page.keyboard.press("Enter")
-            query = page.locator(".jp-Cell").nth(2)
-            query.locator(".cm-editor.cm-focused").wait_for(timeout=STEP)
+            query = _edit_new_cell_below(page)
             # pasted, not typed: a completer popup opened by typing could take the newline (the typed cell
             # above covers typing)
             page.keyboard.insert_text(QUERY_CELL)
@@ -348,8 +360,7 @@ def test_sidebar_highlighting_and_browser(lab):
             page.screenshot(path=str(DOCS / "labextension.png"), timeout=STEP)
 
             # ---- 4. the completer asks the kernel for tables after `-> ` ------------------------------------
-            page.keyboard.press("b")
-            page.keyboard.press("Enter")
+            _edit_new_cell_below(page)
             page.keyboard.type("%%dj computed Cells\n-> ", delay=20)
             completer = page.locator(".jp-Completer")
             try:
