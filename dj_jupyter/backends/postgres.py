@@ -16,14 +16,12 @@ index already starts with their columns.
 
 from __future__ import annotations
 
-import decimal
 import functools
 import itertools
 import json
 import re
 from typing import Sequence
 
-import numpy as np
 import psycopg
 from psycopg.types.string import BytesBinaryDumper
 from psycopg import errors as pg_errors
@@ -44,7 +42,9 @@ from ..errors import (
     TransactionConflictError,
 )
 from ._server import as_bool, coerce_default, enum_type_name, fk_support_indexes, scrub
-from .base import Backend, ColumnDDL, ColumnInfo, ForeignKeyInfo, TableDDL, _as_uuid, _json_default, parse_default_sql
+from .base import Backend, ColumnDDL, ColumnInfo, ForeignKeyInfo, TableDDL, _as_uuid, _json_default
+from .postgres_types import (decode_bytes, decode_char, decode_float32, decode_text, native_type, parse_default,
+                             reported_type)
 
 _CORE_TYPES = {
     "int8": "smallint",  # PostgreSQL has no one-byte integer; the range is checked
@@ -255,7 +255,7 @@ class PostgresBackend(Backend):
             raise DataJointError(f"The core type {declared.text} has no PostgreSQL mapping.")
         if declared.category == "codec":
             raise DataJointError(f"The codec type {declared.text} must be resolved to its storage type first.")
-        return _native_type(name)
+        return native_type(name)
 
     def _checks(self, column: ColumnDDL) -> list[str]:
         declared = column.declared
@@ -432,10 +432,10 @@ class PostgresBackend(Backend):
             "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", (schema, table)).fetchall()
         result = []
         for name, sql_type, notnull, default, comment, in_key, identity in rows:
-            sql_type = _reported_type(sql_type)
+            sql_type = reported_type(sql_type)
             comment = comment or ""
             autoincrement = bool(identity) or bool(default and default.startswith("nextval("))
-            parsed = None if autoincrement else coerce_default(_parse_pg_default(default), comment, sql_type)
+            parsed = None if autoincrement else coerce_default(parse_default(default), comment, sql_type)
             result.append(ColumnInfo(name, sql_type, not notnull, parsed, comment, in_key=bool(in_key),
                                      autoincrement=autoincrement))
         return result
@@ -566,13 +566,13 @@ class PostgresBackend(Backend):
     def decoder(self, declared):
         if declared.category == "core":
             if declared.name == "enum":
-                return _decode_text
+                return decode_text
             if declared.name == "char":
-                return _decode_char
+                return decode_char
             if declared.name == "float32":
-                return _decode_float32
+                return decode_float32
         if declared.category == "native" and declared.name in ("bytea",):
-            return _decode_bytes
+            return decode_bytes
         return super().decoder(declared)
 
     # ---- errors -------------------------------------------------------------------------------------
@@ -630,140 +630,3 @@ class PostgresBackend(Backend):
             return LostConnectionError(f"The connection to the PostgreSQL server was lost: {primary}",
                                        hint="Reconnect with dj.conn(reset=True) and run the operation again.")
         return QueryError(f"{primary}" + (f" ({detail})" if detail else ""))
-
-
-# ---- helpers -----------------------------------------------------------------------------------------
-def _decode_text(value):
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8")
-    return value
-
-
-def _decode_char(value):
-    # char(n) comes back padded with blanks; MySQL and SQLite return the value as inserted
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        value = bytes(value).decode("utf-8")
-    return value.rstrip(" ") if isinstance(value, str) else value
-
-
-def _decode_float32(value):
-    # binary transfer gives the exact single-precision value (1.5e10 -> 15000000512.0); report the
-    # shortest decimal that reads back as the same float32, as PostgreSQL's text output and MySQL do
-    if value is None:
-        return None
-    return float(str(np.float32(value)))
-
-
-def _decode_bytes(value):
-    if value is None or isinstance(value, bytes):
-        return value
-    return bytes(value)
-
-
-_NATIVE = [
-    (re.compile(r"tinyint(\s*\(\s*\d+\s*\))?(\s+unsigned)?(\s+zerofill)?"), "smallint"),
-    (re.compile(r"smallint(\s*\(\s*\d+\s*\))?\s+unsigned(\s+zerofill)?"), "integer"),
-    (re.compile(r"smallint(\s*\(\s*\d+\s*\))?"), "smallint"),
-    (re.compile(r"mediumint(\s*\(\s*\d+\s*\))?(\s+unsigned)?(\s+zerofill)?"), "integer"),
-    (re.compile(r"int(eger)?(\s*\(\s*\d+\s*\))?\s+unsigned(\s+zerofill)?"), "bigint"),
-    (re.compile(r"int(eger)?(\s*\(\s*\d+\s*\))?"), "integer"),
-    (re.compile(r"bigint(\s*\(\s*\d+\s*\))?\s+unsigned(\s+zerofill)?"), "numeric(20,0)"),
-    (re.compile(r"bigint(\s*\(\s*\d+\s*\))?"), "bigint"),
-    (re.compile(r"double(\s+precision)?(\s*\(\s*\d+\s*,\s*\d+\s*\))?(\s+unsigned)?"), "double precision"),
-    (re.compile(r"float(\s*\(\s*\d+\s*,\s*\d+\s*\))?(\s+unsigned)?"), "real"),
-    (re.compile(r"(tiny|medium|long)?blob|(var)?binary\s*\(\s*\d+\s*\)"), "bytea"),
-    (re.compile(r"(tiny|medium|long)text"), "text"),
-    (re.compile(r"year(\s*\(\s*\d+\s*\))?"), "smallint"),
-    (re.compile(r"datetime"), "timestamp"),
-]
-
-
-def _native_type(text: str) -> str:
-    """A native type for PostgreSQL: MySQL spellings are translated, PostgreSQL ones pass through."""
-    text = text.strip().lower()
-    identity = ""
-    if text.endswith("auto_increment"):
-        text = text[: -len("auto_increment")].strip()
-        identity = " GENERATED BY DEFAULT AS IDENTITY"
-    for pattern, replacement in _NATIVE:
-        if pattern.fullmatch(text):
-            return replacement + identity
-    text = re.sub(r"\s+unsigned|\s+zerofill", "", text)
-    match = re.fullmatch(r"(decimal|numeric|dec|fixed)(\s*\(.*\))?", text)
-    if match:
-        return "numeric" + (match.group(2) or "").replace(" ", "")
-    if re.fullmatch(r"datetime\s*\(\s*\d\s*\)", text):
-        return "timestamp" + text[len("datetime"):].replace(" ", "")
-    return text + identity
-
-
-def _reported_type(formatted: str) -> str:
-    """PostgreSQL's type spelling (``format_type``) in the form the definition language reads."""
-    text = formatted.strip()
-    text = re.sub(r"\s+without time zone", "", text)
-    text = re.sub(r"^character varying", "varchar", text)
-    text = re.sub(r"^character\b", "char", text)
-    return text
-
-
-def _split_cast(text: str) -> str:
-    """``expr::type`` -> ``expr`` (the first ``::`` outside quotes and parentheses)."""
-    depth, quote = 0, None
-    i = 0
-    while i < len(text) - 1:
-        char = text[i]
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == ":" and text[i + 1] == ":" and depth == 0:
-            return text[:i].strip()
-        i += 1
-    return text
-
-
-def _parse_pg_default(text: str | None):
-    """A column default as pg_get_expr reports it, read back into a definition default."""
-    from ..declare.parser import Default
-
-    if text is None:
-        return None
-    value = text.strip()
-    for _ in range(5):
-        before = value
-        value = _split_cast(value)
-        while value.startswith("(") and value.endswith(")") and _balanced(value[1:-1]):
-            value = value[1:-1].strip()
-        if value == before:
-            break
-    if value.startswith("'") and value.endswith("'") and len(value) >= 2:
-        return Default(value=value[1:-1].replace("''", "'"))
-    if value.upper() == "NULL":
-        return Default(constant="NULL")
-    if value.lower() in ("now()", "statement_timestamp()", "transaction_timestamp()"):
-        return Default(constant="CURRENT_TIMESTAMP")
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+\.\d*", value):
-        return Default(value=float(decimal.Decimal(value)))
-    return parse_default_sql(value)
-
-
-def _balanced(text: str) -> bool:
-    depth, quote = 0, None
-    for char in text:
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0 and quote is None
