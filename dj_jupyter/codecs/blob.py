@@ -10,9 +10,9 @@ it is hashed and written without ever being copied into one ``bytes`` object.
 
 from __future__ import annotations
 
-from . import blob_format as _format
 from .base import Codec
-from .blob_format import pack, unpack
+from .blob_format import PROTOCOL_DJ0, PROTOCOL_MYM, pack, unpack
+from .blob_pack import SLICE, SLICES, WORTHWHILE, Packer, sample_ratio
 from .hash import Buffers
 
 _LARGE = 1 << 20  # below this, packing into one bytes object costs nothing worth avoiding
@@ -20,18 +20,18 @@ _LARGE = 1 << 20  # below this, packing into one bytes object costs nothing wort
 
 def pack_buffers(value):
     """``pack(value)`` as bytes, or as :class:`Buffers` when it is large and not worth compressing."""
-    packer = _format._Packer()
+    packer = Packer()
     try:
         packer.put(value)
     except RecursionError:
         return pack(value)  # let pack() raise its own error
-    parts = [_format.PROTOCOL_DJ0 if packer.dj0 else _format.PROTOCOL_MYM] + packer.parts
+    parts = [PROTOCOL_DJ0 if packer.dj0 else PROTOCOL_MYM] + packer.parts
     sizes = [len(memoryview(p).cast("B")) if not isinstance(p, bytes) else len(p) for p in parts]
     total = sum(sizes)
     largest = max(range(len(parts)), key=sizes.__getitem__)
-    if total < _LARGE or sizes[largest] < 0.9 * total or sizes[largest] < _format._SLICE * _format._SLICES:
+    if total < _LARGE or sizes[largest] < 0.9 * total or sizes[largest] < SLICE * SLICES:
         return pack(value)
-    if _format._sample_ratio(memoryview(parts[largest]).cast("B")) <= _format._WORTHWHILE:
+    if sample_ratio(memoryview(parts[largest]).cast("B")) <= WORTHWHILE:
         return pack(value)  # compressible: pack() compresses it
     return Buffers(parts)
 
