@@ -14,12 +14,12 @@ from typing import Any, Iterator
 
 from .backends import get_backend
 from .errors import DataJointError, LostConnectionError
-from .settings import config
+from .settings import check_thread_safe, config as global_config
 
 logger = logging.getLogger("dj_jupyter")
 
 
-def _settings_from_config(host=None, user=None, password=None, backend=None, port=None, **extra) -> dict:
+def _settings_from_config(config, host=None, user=None, password=None, backend=None, port=None, **extra) -> dict:
     backend = backend or config["database.backend"]
     settings = {
         "backend": backend,
@@ -46,10 +46,13 @@ def _settings_from_config(host=None, user=None, password=None, backend=None, por
 class Connection:
     """A database connection with DataJoint's transaction semantics."""
 
-    def __init__(self, host=None, user=None, password=None, port=None, use_tls=None, *, backend=None, **extra):
+    def __init__(self, host=None, user=None, password=None, port=None, use_tls=None, *, backend=None,
+                 config_override=None, **extra):
+        #: the settings this connection and everything bound to it read: ``dj.config`` unless overridden
+        self.config = config_override if config_override is not None else global_config
         if use_tls is not None:
             extra["use_tls"] = use_tls
-        settings = _settings_from_config(host, user, password, backend, port, **extra)
+        settings = _settings_from_config(self.config, host, user, password, backend, port, **extra)
         self.backend = get_backend(settings["backend"])
         self._password = settings.pop("password")
         self._settings = settings
@@ -133,6 +136,15 @@ class Connection:
     def ping(self) -> bool:
         return self.is_connected
 
+    def register(self, schema) -> None:
+        """Make an activated schema's tables part of this connection's dependency graph."""
+        self.schemas[schema.database] = schema
+        self.dependencies.invalidate()
+
+    def get_user(self) -> str:
+        """The account this connection is logged in as (``user@host`` on MySQL)."""
+        return self.backend.current_user(self)
+
     def purge_query_cache(self) -> None:
         self._heading_cache.clear()
         self._insert_plans.clear()
@@ -147,7 +159,7 @@ class Connection:
                 return self._execute(sql, args)
             except Exception as error:
                 if reconnect is None:
-                    reconnect = config["database.reconnect"]
+                    reconnect = self.config["database.reconnect"]
                 if self._in_transaction or not reconnect or not self.backend.is_connection_error(error):
                     self._raise_failure(error, sql)
                 logger.warning("Lost the connection to %s; reconnecting.", self.target)
@@ -409,6 +421,7 @@ _global: dict[str, Connection] = {}
 
 def conn(host=None, user=None, password=None, *, reset: bool = False, backend=None, port=None, **extra) -> Connection:
     """The process-wide connection built from ``dj.config`` (created on first use)."""
+    check_thread_safe()
     existing = _global.get("connection")
     if existing is not None and not reset and host is None and user is None and password is None \
             and backend is None and port is None and not extra:

@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass, field
 
 from .errors import DataJointError
-from .settings import config
 from .storage.ledger import ObjectLedger
 
 logger = logging.getLogger("dj_jupyter")
@@ -125,7 +124,7 @@ def cascade_delete(expr, *, transaction=True, prompt=None, part_integrity="enfor
     cascade = build_cascade(expr, part_integrity)
     if dry_run:
         return cascade.counts()
-    prompt = config["safemode"] if prompt is None else prompt
+    prompt = connection.config["safemode"] if prompt is None else prompt
     if prompt:
         counts = cascade.counts()
         if not any(counts.values()):
@@ -182,7 +181,7 @@ def drop_tables(table, prompt=None, part_integrity="enforce") -> None:
         if master and (node[0], master) not in nodes:
             raise DataJointError(f"Cannot drop the part table {node[1]} without its master.",
                                  hint="Drop the master table, or pass part_integrity='ignore'.")
-    prompt = config["safemode"] if prompt is None else prompt
+    prompt = connection.config["safemode"] if prompt is None else prompt
     if prompt:
         from .table import _confirm
 

@@ -79,3 +79,7 @@ class SemanticMatchError(DataJointError):
 
 class StaleDataError(DataJointError):
     """Upstream data changed between make_fetch and make_insert."""
+
+
+class ThreadSafetyError(DataJointError):
+    """Process-wide state (``dj.config``, ``dj.conn()``) was used while ``DJ_THREAD_SAFE`` forbids it."""

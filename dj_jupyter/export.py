@@ -286,7 +286,7 @@ def _copy_objects(restricted, heading, root: Path) -> None:
     from .storage.stores import get_store
 
     for store_name, object_path in collect_references(restricted, None):
-        store = get_store(store_name)
+        store = get_store(store_name, restricted.connection.config)
         base = root / "objects" / (store_name or "default")
         files = store.walk_files(object_path) if store.isdir(object_path) else {object_path: None}
         for relative in files:

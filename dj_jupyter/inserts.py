@@ -8,6 +8,8 @@ them so that the store keeps nothing from a failed insert.
 from __future__ import annotations
 
 import collections.abc
+import csv
+import pathlib
 from typing import Any, Iterable
 
 import numpy as np
@@ -19,8 +21,13 @@ from .storage.ledger import ObjectLedger
 from .storage.references import store_attributes
 
 
-def _rows_from(rows, heading_names: list[str]) -> Iterable[dict]:
-    """Yield dicts from every row form DataJoint accepts."""
+def rows_of(rows) -> Iterable:
+    """The rows of every collection DataJoint's insert accepts: an iterable of rows, a structured numpy
+    array, a DataFrame (its named index becomes columns) or the path of a CSV file with a header line."""
+    if isinstance(rows, pathlib.Path):
+        with open(rows, newline="") as lines:
+            yield from csv.DictReader(lines)
+        return
     try:
         import pandas
 
@@ -34,26 +41,24 @@ def _rows_from(rows, heading_names: list[str]) -> Iterable[dict]:
             return
     except ImportError:
         pass
-    if isinstance(rows, np.ndarray) and rows.dtype.names:
-        names = rows.dtype.names
-        for record in rows:
-            yield {name: record[name] for name in names}
-        return
     if isinstance(rows, (collections.abc.Mapping, np.void)):
         raise DataJointError("insert() takes a collection of rows; use insert1() for a single row.")
-    for row in rows:
-        if isinstance(row, collections.abc.Mapping):
-            yield dict(row)
-        elif isinstance(row, np.void):
-            yield {name: row[name] for name in row.dtype.names}
-        elif isinstance(row, (list, tuple, np.ndarray)) and not isinstance(row, str):
-            if len(row) != len(heading_names):
-                raise DataJointError(f"A row of {len(row)} values does not match the {len(heading_names)} attributes "
-                                     f"({', '.join(heading_names)}).", hint="Give one value per attribute, or use dicts.")
-            yield dict(zip(heading_names, row))
-        else:
-            raise DataJointError(f"Cannot insert a row of type {type(row).__name__}.",
-                                 hint="Insert dicts, tuples in heading order, numpy records or a DataFrame.")
+    yield from rows
+
+
+def row_as_dict(row, heading_names: list[str]) -> dict:
+    """One row as a dict: a mapping, a numpy record, or a sequence of values in heading order."""
+    if isinstance(row, collections.abc.Mapping):
+        return dict(row)
+    if isinstance(row, np.void):
+        return {name: row[name] for name in row.dtype.names}
+    if isinstance(row, (list, tuple, np.ndarray)):
+        if len(row) != len(heading_names):
+            raise DataJointError(f"A row of {len(row)} values does not match the {len(heading_names)} attributes "
+                                 f"({', '.join(heading_names)}).", hint="Give one value per attribute, or use dicts.")
+        return dict(zip(heading_names, row))
+    raise DataJointError(f"Cannot insert a row of type {type(row).__name__}.",
+                         hint="Insert dicts, tuples in heading order, numpy records or a DataFrame.")
 
 
 class _ColumnEncoder:
@@ -69,7 +74,8 @@ class _ColumnEncoder:
         self.storage = storage
         self.convert = backend.encoder(storage)
         self.context = {"schema": table.database, "table": table.table_name, "field": attribute.name,
-                        "connection": table.connection, "ledger": ledger, "store": self.store, "config": None}
+                        "connection": table.connection, "ledger": ledger, "store": self.store,
+                        "config": table.connection.config}
         self.calls = [(codec, accepts_keyword(type(codec).encode, "context"),
                        accepts_keyword(type(codec).encode, "store_name")) for codec in self.chain]
 
@@ -165,7 +171,8 @@ def insert_rows(table, rows, *, replace=False, skip_duplicates=False, ignore_ext
     replaced: dict[tuple[str, ...], list[dict]] | None = {} if mode == "replace" and plan.may_reference_objects \
         else None
     with connection.atomic(), ledger.batched():  # queued small objects are written before the commit
-        for row in _rows_from(rows, names):
+        for row in rows_of(rows):
+            row = row_as_dict(row, names)
             unknown = [k for k in row if k not in heading]
             if unknown:
                 if not ignore_extra_fields:

@@ -8,8 +8,7 @@ import types
 
 from .connection import conn as global_connection
 from .errors import DataJointError
-from .settings import config
-from .table import FreeTable, Table, invalidate_caches, tier_of, to_camel_case, write_lineage
+from .table import FreeTable, Table, invalidate_caches, schema_lineages, tier_of, to_camel_case, write_lineage
 from .tiers import TIERS, Lookup, Part
 
 logger = logging.getLogger("dj_jupyter")
@@ -70,8 +69,7 @@ class Schema:
                 if not connection.backend.schema_exists(connection, schema_name):
                     raise
         self.database = schema_name
-        connection.schemas[schema_name] = self
-        connection.dependencies.invalidate()
+        connection.register(self)
         pending, self._pending = self._pending, []
         for cls, context in pending:
             self._decorate_master(cls, context)
@@ -88,7 +86,7 @@ class Schema:
         return self.database is not None and self.connection.backend.schema_exists(self.connection, self.database)
 
     def _creates_tables(self) -> bool:
-        return config["database.create_tables"] if self.create_tables is None else self.create_tables
+        return self.connection.config["database.create_tables"] if self.create_tables is None else self.create_tables
 
     # ---- decoration -----------------------------------------------------------------------------
     def __call__(self, cls: type, *, context: dict | None = None) -> type:
@@ -183,7 +181,7 @@ class Schema:
         if not self.exists:
             logger.info("Schema %s does not exist; nothing to drop.", self.database)
             return
-        prompt = config["safemode"] if prompt is None else prompt
+        prompt = self.connection.config["safemode"] if prompt is None else prompt
         if prompt and not force:
             from .table import _confirm
 
@@ -200,6 +198,19 @@ class Schema:
         invalidate_caches(connection, self.database)
 
     # ---- lineage ------------------------------------------------------------------------------------
+    @property
+    def lineage(self) -> dict[str, str]:
+        """``'schema.table.attribute'`` -> the attribute it comes from, as the ``~lineage`` table records it."""
+        self._check_active()
+        lineages, _ = schema_lineages(self.connection, self.database)
+        return {f"{self.database}.{table}.{attribute}": origin
+                for table, attributes in lineages.items() for attribute, origin in attributes.items()}
+
+    @property
+    def lineage_table_exists(self) -> bool:
+        self._check_active()
+        return schema_lineages(self.connection, self.database)[1]
+
     def rebuild_lineage(self) -> None:
         """Recompute the ``~lineage`` table of this schema from its foreign keys."""
         self._check_active()
@@ -237,12 +248,24 @@ class Schema:
             write_lineage(connection, self.database, table, {k: v for k, v in lineage.items() if v})
 
     # ---- code generation ---------------------------------------------------------------------------
-    def spawn_missing_classes(self, context: dict | None = None) -> None:
-        """Create classes for tables that have none in ``context`` (the caller's namespace by default)."""
+    def make_classes(self, into: dict | None = None) -> None:
+        """Create classes for the tables that have none in ``into``: the schema's context, else the
+        caller's namespace. Parts are attached to their masters."""
         self._check_active()
-        into = context if context is not None else inspect.currentframe().f_back.f_globals
-        for name, cls in make_classes(self).items():
-            if name not in into:
+        if into is None:
+            into = self.context if self.context is not None else inspect.currentframe().f_back.f_locals
+        self._add_missing_classes(into)
+
+    def spawn_missing_classes(self, context: dict | None = None) -> None:
+        """DataJoint 0.x's name for ``make_classes`` (the caller's module namespace by default)."""
+        self._check_active()
+        self._add_missing_classes(context if context is not None else inspect.currentframe().f_back.f_globals)
+
+    def _add_missing_classes(self, into: dict) -> None:
+        bound = {(value.database, value.table_name) for value in list(into.values())
+                 if isinstance(value, type) and issubclass(value, Table) and getattr(value, "database", None)}
+        for name, cls in classes_from_database(self).items():
+            if name not in into and (self.database, cls.table_name) not in bound:
                 into[name] = cls
 
     @property
@@ -279,7 +302,7 @@ def _strip_tier(table_name: str) -> str:
     return table_name.lstrip("#_")
 
 
-def make_classes(schema: Schema) -> dict[str, type]:
+def classes_from_database(schema: Schema) -> dict[str, type]:
     """Classes for every table of an activated schema, built from the database alone."""
     names = schema.list_tables()
     classes: dict[str, type] = {}
@@ -326,7 +349,7 @@ class VirtualModule(types.ModuleType):
         if add_objects:
             self.__dict__.update(add_objects)
         self.__dict__["schema"] = schema
-        for name, cls in make_classes(schema).items():
+        for name, cls in classes_from_database(schema).items():
             self.__dict__[name] = cls
 
     def __repr__(self) -> str:

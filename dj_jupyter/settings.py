@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import DataJointError
+from .errors import DataJointError, ThreadSafetyError
 
 logger = logging.getLogger("dj_jupyter")
 
@@ -191,6 +191,18 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def thread_safe_mode() -> bool:
+    """``DJ_THREAD_SAFE`` is set: process-wide settings and connection are off, each ``dj.Instance`` has its own."""
+    return os.environ.get("DJ_THREAD_SAFE", "").lower() in ("true", "1", "yes")
+
+
+def check_thread_safe() -> None:
+    if thread_safe_mode():
+        raise ThreadSafetyError("Global DataJoint state is disabled in thread-safe mode (DJ_THREAD_SAFE).",
+                                hint="Use dj.Instance(...) for an isolated configuration and connection, and its "
+                                     ".config, .Schema() and .FreeTable().")
+
+
 class _Group:
     """Attribute access to a group of settings: ``config.database.host``."""
 
@@ -215,6 +227,7 @@ class Config:
     """DataJoint-compatible configuration with layered sources."""
 
     def __init__(self, load: bool = True):
+        self._process_wide = False  # the global dj.config: refused in thread-safe mode
         self._runtime: dict[str, Any] = {}
         self._environment: dict[str, Any] = {}
         self._file: dict[str, Any] = {}
@@ -247,6 +260,8 @@ class Config:
 
     def load(self, filename: str | Path) -> None:
         """Load settings from a JSON file (nested groups or dotted keys)."""
+        if self._process_wide:
+            check_thread_safe()
         path = Path(filename)
         try:
             data = json.loads(path.read_text())
@@ -305,6 +320,8 @@ class Config:
         return merged
 
     def __getitem__(self, key: str) -> Any:
+        if self._process_wide:
+            check_thread_safe()
         if key == "stores":
             return self._stores()
         if key.startswith("stores."):
@@ -329,6 +346,8 @@ class Config:
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
+        if self._process_wide:
+            check_thread_safe()
         if key == "stores":
             if not isinstance(value, dict):
                 raise DataJointError("dj.config['stores'] must be a dict of store specifications.")
@@ -354,6 +373,8 @@ class Config:
         self._runtime[key] = _coerce(key, value)
 
     def __delitem__(self, key: str) -> None:
+        if self._process_wide:
+            check_thread_safe()
         self._runtime.pop(key, None)
 
     def __contains__(self, key: str) -> bool:
@@ -395,6 +416,8 @@ class Config:
     @contextmanager
     def override(self, settings: dict[str, Any] | None = None, **kwargs: Any) -> Iterator["Config"]:
         """Temporarily set values: ``override(safemode=False, database__host='h')``."""
+        if self._process_wide:
+            check_thread_safe()
         values = dict(settings or {})
         values.update({key.replace("__", "."): value for key, value in kwargs.items()})
         saved = copy.deepcopy(self._runtime)
@@ -407,6 +430,8 @@ class Config:
 
     def save(self, filename: str | Path) -> None:
         """Write the run-time and file settings (never secrets) to a JSON file."""
+        if self._process_wide:
+            check_thread_safe()
         data: dict = {}
         for layer in (self._file, self._runtime):
             for key, value in layer.items():
@@ -465,3 +490,4 @@ class Config:
 
 
 config = Config()
+config._process_wide = True

@@ -26,7 +26,6 @@ from .errors import (
 from .query.condition import Fragment
 from .query.expression import QueryExpression, Source
 from .query.heading import Heading, attribute_from_column
-from .settings import config
 
 logger = logging.getLogger("dj_jupyter")
 
@@ -64,19 +63,25 @@ def lineage_ref(backend, schema: str) -> str:
     return backend.table_ref(schema, LINEAGE_TABLE)
 
 
-def table_lineages(connection, schema: str, table: str) -> tuple[dict[str, str], bool]:
+def schema_lineages(connection, schema: str) -> tuple[dict[str, dict[str, str]], bool]:
+    """table -> attribute -> origin from the schema's ``~lineage`` table, and whether that table exists."""
     cache = connection._heading_cache.get(("~lineage", schema))
     if cache is None:
         # built whole, then published: a widget's poller thread must never see a half-read lineage table
         backend = connection.backend
         available = LINEAGE_TABLE in backend.list_tables(connection, schema)
-        cache = {"__available__": available}
+        lineages: dict[str, dict[str, str]] = {}
         if available:
             rows = connection.query(f"SELECT table_name, attribute_name, lineage FROM {lineage_ref(backend, schema)}").fetchall()
             for table_name, attribute, lineage in rows:
-                cache.setdefault(table_name, {})[attribute] = lineage
-        connection._heading_cache[("~lineage", schema)] = cache
-    return dict(cache.get(table, {})), cache["__available__"]
+                lineages.setdefault(table_name, {})[attribute] = lineage
+        cache = connection._heading_cache[("~lineage", schema)] = (lineages, available)
+    return cache
+
+
+def table_lineages(connection, schema: str, table: str) -> tuple[dict[str, str], bool]:
+    lineages, available = schema_lineages(connection, schema)
+    return dict(lineages.get(table, {})), available
 
 
 def ensure_lineage_table(connection, schema: str) -> None:
@@ -273,11 +278,11 @@ class Table(QueryExpression, metaclass=TableMeta):
         if len(table) > backend.max_name_length:
             raise DataJointError(f"Table name {table} is longer than {backend.max_name_length} characters.",
                                  hint="Choose a shorter class name.")
-        hidden = JOB_METADATA if (self.tier in ("imported", "computed") and config["jobs.add_job_metadata"]) else ()
+        hidden = JOB_METADATA if (self.tier in ("imported", "computed") and connection.config["jobs.add_job_metadata"]) else ()
         declaration = build_declaration(self.database, table, self.definition,
                                         lambda fk: resolve_reference(fk, context, self), hidden=hidden)
         if self.tier in ("imported", "computed") and declaration.native_key and \
-                not config["jobs.allow_new_pk_fields_in_computed_tables"]:
+                not connection.config["jobs.allow_new_pk_fields_in_computed_tables"]:
             raise DataJointError(
                 f"{type(self).__name__} is {self.tier} but declares its own primary key attributes "
                 f"({', '.join(declaration.native_key)}).",
@@ -363,6 +368,12 @@ class Table(QueryExpression, metaclass=TableMeta):
         insert_rows(self, rows, replace=replace, skip_duplicates=skip_duplicates,
                     ignore_extra_fields=ignore_extra_fields, allow_direct_insert=allow_direct_insert,
                     chunk_size=chunk_size)
+
+    def validate(self, rows, *, ignore_extra_fields: bool = False):
+        """Check rows as insert() would, without inserting: a ``ValidationResult`` listing every problem."""
+        from .validation import validate_rows
+
+        return validate_rows(self, rows, ignore_extra_fields=ignore_extra_fields)
 
     def insert_dataframe(self, frame, index_as_pk: bool | None = None, **kwargs) -> None:
         if index_as_pk is None:

@@ -180,10 +180,10 @@ class PopulateCommands:
 
     def _classes_of(self, schema) -> dict:
         """table name -> class: the notebook's own classes first, then classes rebuilt from the database."""
-        from dj_jupyter.schema import make_classes
+        from dj_jupyter.schema import classes_from_database
 
         found = {}
-        for cls in make_classes(schema).values():
+        for cls in classes_from_database(schema).values():
             found[cls.table_name] = cls
             for member in vars(cls).values():
                 if inspect.isclass(member) and issubclass(member, Part):

@@ -303,6 +303,10 @@ class Backend:
     def random_sql(self) -> str:
         return "RANDOM()"
 
+    def current_user(self, conn) -> str:
+        """The account this connection is logged in as, as the server reports it."""
+        return conn.query("SELECT current_user").fetchone()[0]
+
     def like_is_case_sensitive(self) -> bool:
         return True
 

@@ -417,6 +417,9 @@ class MySQLBackend(Backend):
     def now_sql(self, precision: int = 3) -> str:
         return f"CURRENT_TIMESTAMP({int(precision)})" if precision else "CURRENT_TIMESTAMP"
 
+    def current_user(self, conn) -> str:
+        return conn.query("SELECT USER()").fetchone()[0]  # user@client host, as DataJoint reports it
+
     def live_connection_ids(self, conn) -> set[int] | None:
         """Every connection's id when this account may see them all (PROCESS privilege), else None."""
         try:

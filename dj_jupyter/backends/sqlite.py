@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import functools
+import getpass
 import math
 import os
 import re
@@ -406,6 +407,9 @@ class SQLiteBackend(Backend):
     def enum_order_sql(self, term: str, values: tuple) -> str:
         cases = " ".join(f"WHEN {self.string_literal(v)} THEN {i}" for i, v in enumerate(values))
         return f"CASE {term} {cases} END"
+
+    def current_user(self, conn) -> str:
+        return f"{getpass.getuser()}@localhost"  # a file has no accounts: the operating-system user
 
     def now_sql(self, precision: int = 3) -> str:
         if precision:

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 import graphviz
 
 from ..errors import DataJointError
-from ..settings import config
 from .graph import Node, class_name_of, master_of, node_id, tier_of
 from .status import NodeStatus
 
@@ -91,16 +90,16 @@ NO_DOT_MESSAGE = ("The Graphviz `dot` program is not installed, so this diagram 
                   "Install Graphviz for SVG/PNG (`apt install graphviz`, `conda install graphviz`).")
 
 
-def resolve_theme(theme: str | None) -> tuple[str, dict]:
+def resolve_theme(theme: str | None, settings) -> tuple[str, dict]:
     """(requested name, colours): ``auto`` draws light colours (an SVG then adapts to dark mode)."""
-    name = theme or config["display.diagram_theme"] or "auto"
+    name = theme or settings["display.diagram_theme"] or "auto"
     if name not in ("light", "dark", "auto"):
         raise DataJointError(f"Unknown diagram theme {name!r}.", hint="Use 'light', 'dark' or 'auto'.")
     return name, THEMES["dark" if name == "dark" else "light"]
 
 
-def resolve_direction(direction: str | None) -> str:
-    direction = direction or config["display.diagram_direction"] or "LR"
+def resolve_direction(direction: str | None, settings) -> str:
+    direction = direction or settings["display.diagram_direction"] or "LR"
     if direction not in ("LR", "TB", "RL", "BT"):
         raise DataJointError(f"Unknown diagram direction {direction!r}.", hint="Use 'LR' or 'TB'.")
     return direction
@@ -194,7 +193,7 @@ class Model:
 
 
 def build_model(diagram, theme: str | None = None) -> Model:
-    theme_name, colours = resolve_theme(theme)
+    theme_name, colours = resolve_theme(theme, diagram.connection.config)
     graph = diagram.graph
     shown = diagram.nodes
     shown_set = set(shown)
@@ -351,7 +350,7 @@ def _edge_attributes(edge: EdgeSpec, colours: dict) -> dict:
 def make_dot(diagram, theme: str | None = None, direction: str | None = None) -> DotGraph:
     """The diagram as DOT: ``make_dot(d).source``."""
     model = build_model(diagram, theme)
-    return model_to_dot(model, resolve_direction(direction))
+    return model_to_dot(model, resolve_direction(direction, diagram.connection.config))
 
 
 _quote = functools.lru_cache(maxsize=16384)(graphviz.quoting.quote)
@@ -426,7 +425,7 @@ def _mermaid_text(text: str) -> str:
 
 def make_mermaid(diagram, theme: str | None = None, direction: str | None = None) -> str:
     model = build_model(diagram, theme)
-    return model_to_mermaid(model, resolve_direction(direction))
+    return model_to_mermaid(model, resolve_direction(direction, diagram.connection.config))
 
 
 def model_to_mermaid(model: Model, direction: str = "LR") -> str:
@@ -545,7 +544,7 @@ def _clean_svg(svg: str, theme_name: str) -> str:
 
 
 def render_svg(diagram, theme: str | None = None, direction: str | None = None) -> str:
-    theme_name, _ = resolve_theme(theme)
+    theme_name, _ = resolve_theme(theme, diagram.connection.config)
     _require_dot()
     source = make_dot(diagram, theme, direction).source
     return _clean_svg(_pipe(source, "svg").decode("utf-8"), theme_name)

@@ -19,7 +19,6 @@ from ..codecs.blob_format import pack
 from ..declare.types import classify
 from ..errors import DataJointError, DuplicateError, LostConnectionError
 from ..query.condition import Fragment, Not
-from ..settings import config
 from ..table import FreeTable, invalidate_caches
 from .version import code_version
 
@@ -159,8 +158,8 @@ index(status, priority, scheduled_time)
                 stale_timeout: float | None = None, orphan_timeout: float | None = None) -> dict:
         """Add jobs for new keys, re-pend lost work, and drop jobs whose keys vanished."""
         target = self._target
-        priority = config["jobs.default_priority"] if priority is None else priority
-        stale_timeout = config["jobs.stale_timeout"] if stale_timeout is None else stale_timeout
+        priority = self.connection.config["jobs.default_priority"] if priority is None else priority
+        stale_timeout = self.connection.config["jobs.stale_timeout"] if stale_timeout is None else stale_timeout
         result = {"added": 0, "removed": 0, "orphaned": 0, "re_pended": 0}
         now = _server_now(self.connection)
         key_source = target.key_source
@@ -333,11 +332,11 @@ index(status, priority, scheduled_time)
         """
         if not made:
             return []
-        if not config["jobs.keep_completed"]:
+        if not self.connection.config["jobs.keep_completed"]:
             return self._delete_statements([key for key, _, _ in made]) if reserved else []
         shared = self._success_values(None, None, version)
         del shared["duration"], shared["completed_time"]
-        shared["priority"] = config["jobs.default_priority"]
+        shared["priority"] = self.connection.config["jobs.default_priority"]
         shared_names = tuple(shared)
         shared_encoded = tuple(self._encoder(name)(shared[name]) for name in shared_names)
         encode_time, encode_duration = self._encoder("completed_time"), self._encoder("duration")
@@ -416,14 +415,14 @@ index(status, priority, scheduled_time)
                       version=code_version(self._target))
         if not self._set(key, **values):
             try:
-                self.insert1({**self._key(key), "priority": config["jobs.default_priority"], **values})
+                self.insert1({**self._key(key), "priority": self.connection.config["jobs.default_priority"], **values})
             except DuplicateError:
                 self._set(key, **values)
 
     def ignore(self, key: dict) -> None:
         """Skip this key in future populates."""
         if not self._set(key, status="ignore"):
-            self.insert1({**self._key(key), "status": "ignore", "priority": config["jobs.default_priority"]})
+            self.insert1({**self._key(key), "status": "ignore", "priority": self.connection.config["jobs.default_priority"]})
 
     def progress(self) -> dict:
         counts = {status: 0 for status in STATUSES}

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataJointError, LostConnectionError, StaleDataError, TransactionConflictError
-from ..settings import config
 from . import events
 from .autopopulate import AutoPopulate, allow_inserts
 from .jobtable import format_error
@@ -503,10 +502,10 @@ def populate(table, *restrictions, suppress_errors: bool = False, return_excepti
         raise DataJointError("populate() cannot run inside a transaction.", hint="Commit or roll back first.")
     _clear_stop(table)
     jobs = table.jobs if reserve_jobs else None
-    recorder = jobs if jobs is not None else (table.jobs if config["jobs.keep_completed"] else None)
+    recorder = jobs if jobs is not None else (table.jobs if table.connection.config["jobs.keep_completed"] else None)
     if reserve_jobs:
         if refresh is None:
-            refresh = config["jobs.auto_refresh"]
+            refresh = connection.config["jobs.auto_refresh"]
         if refresh:
             jobs.refresh(*restrictions, priority=priority, delay=-1)
         else:
@@ -597,7 +596,7 @@ def _worker_make(key):
     state = _worker_state
     table = state["table"]
     jobs = table.jobs if state["reserve_jobs"] else None
-    recorder = jobs if jobs is not None else (table.jobs if config["jobs.keep_completed"] else None)
+    recorder = jobs if jobs is not None else (table.jobs if table.connection.config["jobs.keep_completed"] else None)
     try:
         return _make_one(table, key, jobs, state["suppress_errors"], state["return_exception_objects"],
                          state["make_kwargs"], recorder)
@@ -668,12 +667,12 @@ def _progress_counts(table, todo) -> tuple[int, int]:
 
 def schema_progress(schema, *restrictions, display: bool = False) -> dict:
     """Progress of every auto-populated table of a schema: {class name: counts}."""
-    from ..schema import make_classes
+    from ..schema import classes_from_database
     from ..table import tier_of, to_camel_case
 
     result = {}
     classes = {}
-    for name, cls in make_classes(schema).items():
+    for name, cls in classes_from_database(schema).items():
         classes[cls.table_name] = cls
     for table_name in schema.list_tables():
         if tier_of(table_name) not in ("imported", "computed"):

@@ -8,7 +8,6 @@ import inspect
 import subprocess
 from pathlib import Path
 
-from ..settings import config
 
 
 @functools.lru_cache(maxsize=256)
@@ -45,7 +44,7 @@ def _source_hash(table_class) -> str:
 
 def code_version(table) -> str:
     """Git commit of the package defining the table, else a hash of its make source (``jobs.version_method``)."""
-    method = config["jobs.version_method"]
+    method = table.connection.config["jobs.version_method"]
     if method == "none":
         return ""
     table_class = type(table)

@@ -99,7 +99,7 @@ class DiagramWidget(DJWidget):
             view = _with_collapsed(self._view_base(), self._collapsed)
             drawn = view.with_status() if self._status_enabled else view
             model = drawn.model(self._theme)
-            dot = model_to_dot(model, resolve_direction(None)).source
+            dot = model_to_dot(model, resolve_direction(None, drawn.connection.config)).source
             self._drawn = drawn
             self._specs = {spec.id: spec for spec in model.nodes}
             nodes = []

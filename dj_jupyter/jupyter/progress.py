@@ -37,13 +37,13 @@ MAX_INTERVAL = 30.0  # seconds between polls of an idle panel
 def _auto_tables(targets) -> list:
     """Instances of the auto-populated tables named by classes, instances or schemas."""
     from ..jobs.autopopulate import AutoPopulate
-    from ..schema import Schema, make_classes
+    from ..schema import Schema, classes_from_database
     from ..table import tier_of
 
     tables = []
     for target in targets:
         if isinstance(target, Schema):
-            classes = {cls.table_name: cls for cls in make_classes(target).values()}
+            classes = {cls.table_name: cls for cls in classes_from_database(target).values()}
             context = target.context or {}
             for value in list(context.values()):
                 if inspect.isclass(value) and issubclass(value, AutoPopulate) and \

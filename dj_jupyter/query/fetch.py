@@ -47,7 +47,7 @@ def decoder_for(expr, attribute: Attribute, squeeze: bool = False, download_path
     chain, storage, store = resolve(attribute.type)
     base = backend.decoder(storage)
     context = {"connection": expr.connection, "store": store, "field": attribute.name,
-               "download_path": download_path, "config": None}
+               "download_path": download_path, "config": expr.connection.config}
     steps = []
     for codec in reversed(chain):
         if accepts_keyword(type(codec).decode, "context"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 
-from ..settings import config
 
 PLACEHOLDER = "=BLOB="
 
@@ -47,8 +46,8 @@ def _format(value, width: int | None = None) -> str:
 
 
 def repr_text(expr, limit: int | None = None) -> str:
-    limit = config["display.limit"] if limit is None else limit
-    width = config["display.width"]
+    limit = expr.connection.config["display.limit"] if limit is None else limit
+    width = expr.connection.config["display.width"]
     try:
         names, rows, more = _preview_rows(expr, limit)
         total = len(expr)
@@ -69,7 +68,7 @@ def repr_text(expr, limit: int | None = None) -> str:
 
 
 def repr_html(expr, limit: int | None = None) -> str:
-    limit = config["display.limit"] if limit is None else limit
+    limit = expr.connection.config["display.limit"] if limit is None else limit
     try:
         names, rows, more = _preview_rows(expr, limit)
         total = len(expr)

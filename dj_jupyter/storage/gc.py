@@ -213,6 +213,8 @@ def collect(*schemas, store: str | None = None, dry_run: bool = True, grace_peri
         from ..connection import conn
 
         connection = conn()
+    if config is None:
+        config = connection.config
     grace = _seconds(grace_period)
     target = get_store(store, config)
     report = GCReport(store=target.name, schemas=names, dry_run=dry_run, grace_period=grace)

@@ -44,7 +44,7 @@ class StagedInsert:
     @property
     def fs(self):
         """The fsspec filesystem of the default store."""
-        return get_store(None).fs
+        return get_store(None, self._table.connection.config).fs
 
     def _resolve(self, field: str, ext: str) -> tuple[str, object]:
         if field in self._staged:
@@ -64,7 +64,7 @@ class StagedInsert:
             raise DataJointError(f"Set the primary key in staged.rec before staging objects; missing "
                                  f"{', '.join(missing)}.")
         _chain, _storage, store_name = resolve(attribute.type)
-        store = get_store(store_name or None)
+        store = get_store(store_name or None, self._table.connection.config)
         key = {k: self._rec[k] for k in self._table.primary_key}
         path, _token = object_path(self._table.database, self._table.table_name, field, key,
                                    clean_extension(ext) if ext else None,

@@ -501,7 +501,7 @@ def _pairs(codec, stored, config) -> Iterator[tuple[str, str]]:
 
 def references_of(expr, attributes) -> list[tuple[str, str]]:
     """(store, path) of the objects the rows of ``expr`` reference through store-backed ``attributes``."""
-    config = _config()
+    config = expr.connection.config
     columns = _store_columns(expr.heading, [a.name if hasattr(a, "name") else a for a in attributes])
     if not columns:
         return []
@@ -541,7 +541,7 @@ def referenced_in_schemas(connection, schemas: Iterable[str], stores: set[str] |
     """Every (store, path) referenced by a row of any table in ``schemas``."""
     from ..table import FreeTable, load_heading
 
-    config = _config(config)
+    config = config if config is not None else connection.config
     backend = connection.backend
     found: set[tuple[str, str]] = set()
     for schema in sorted(set(schemas)):
@@ -595,7 +595,7 @@ def remove_if_unreferenced(connection, references) -> list[tuple[str, str]]:
     """
     if not references:
         return []
-    config = _config()
+    config = connection.config
     resolved = []
     for store, path in dict.fromkeys((s if isinstance(s, str) else s.name, p) for s, p in references):
         try:

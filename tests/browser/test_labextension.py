@@ -244,9 +244,8 @@ def _edit_new_cell_below(page):
         notebook.mode = 'edit';
         notebook.activeCell.editor.focus();
     }""")
-    cell = page.locator(".jp-Notebook .jp-Cell.jp-mod-active")
-    cell.locator(".cm-editor.cm-focused").wait_for(timeout=STEP)
-    return page.locator(".jp-Notebook .jp-Cell").nth(before)
+    page.locator(".jp-Notebook .jp-Cell.jp-mod-active .cm-editor.cm-focused").wait_for(timeout=STEP)
+    return cells.nth(before)
 
 
 def _token_texts(cell, css_class: str) -> list[str]:
