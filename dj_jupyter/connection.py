@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
+from . import result_cache
 from .backends import get_backend
 from .errors import DataJointError, LostConnectionError
 from .settings import check_thread_safe, config as global_config
@@ -62,6 +64,7 @@ class Connection:
         self._on_commit: list = []
         self._on_rollback: list = []
         self._raw = None
+        self._query_cache: str | None = None
         self._connection_id = None
         self.schemas: dict[str, Any] = {}
         self._heading_cache: dict[tuple[str, str], Any] = {}
@@ -145,14 +148,49 @@ class Connection:
         """The account this connection is logged in as (``user@host`` on MySQL)."""
         return self.backend.current_user(self)
 
+    def set_query_cache(self, query_cache: str | None = None) -> None:
+        """Answer SELECT queries from files in ``config['query_cache']`` (filled on first use), keyed by
+        ``query_cache`` and the query: analyses re-run offline or against a frozen state. While it is on,
+        nothing may write. ``None`` turns it off."""
+        self._query_cache = query_cache
+
     def purge_query_cache(self) -> None:
+        """Forget cached headings and delete the cached query results in ``config['query_cache']``."""
         self._heading_cache.clear()
         self._insert_plans.clear()
+        folder = self.config.get("query_cache")
+        if folder and Path(folder).is_dir():
+            for path in Path(folder).iterdir():
+                if path.is_file():
+                    path.unlink()
 
     # ---- queries ------------------------------------------------------------------------
     def query(self, sql: str, args: Any = (), *, as_dict: bool = False, suppress_warnings: bool = True,
               reconnect: bool | None = None):
-        """Run SQL with parameters (``backend.placeholder`` markers) and return the cursor."""
+        """Run SQL with parameters (``backend.placeholder`` markers) and return the cursor (rows as dicts
+        with ``as_dict``)."""
+        if self._query_cache is not None:
+            return self._cached_query(sql, args, as_dict)
+        cursor = self._run_query(sql, args, reconnect)
+        return result_cache.StoredResult.of(cursor, as_dict=True) if as_dict else cursor
+
+    def _cached_query(self, sql: str, args: Any, as_dict: bool) -> result_cache.StoredResult:
+        result_cache.check_reading(sql)
+        path = result_cache.cache_file(self.config["query_cache"], self._query_cache, sql, args)
+        result = result_cache.read(path)
+        if result is None:
+            result = result_cache.StoredResult.of(self._run_query(sql, args, None))
+            result_cache.write(path, result)
+        if as_dict:
+            result = result_cache.StoredResult(result.names, [dict(zip(result.names, row)) for row in result.fetchall()])
+        return result
+
+    def _refuse_writes_while_caching(self) -> None:
+        if self._query_cache is not None:
+            raise DataJointError("Nothing can be written while query caching is on.",
+                                 hint="Call connection.set_query_cache(None) first.")
+
+    def _run_query(self, sql: str, args: Any, reconnect: bool | None):
         with self._lock:
             self._ensure_open()
             try:
@@ -172,6 +210,7 @@ class Connection:
 
     def batch(self, statements: list[tuple[str, Any]]) -> list:
         """Run several statements in one round trip where the backend can; returns their cursors."""
+        self._refuse_writes_while_caching()
         with self._lock:
             self._ensure_open()
             savepoint = [(f"SAVEPOINT {self._SAVEPOINT}", None)] if self._savepoint_pending else []
@@ -229,6 +268,7 @@ class Connection:
         return self._run_many(lambda cursor: (cursor.executemany(sql, rows), cursor.rowcount)[1])
 
     def _run_many(self, action):
+        self._refuse_writes_while_caching()
         with self._lock:
             if self._raw is None:
                 self.connect()
@@ -266,6 +306,7 @@ class Connection:
 
     def start_transaction(self, statements: list[tuple[str, Any]] = ()) -> list:
         """BEGIN, followed by ``statements`` in the same round trip; returns their cursors."""
+        self._refuse_writes_while_caching()
         if self._in_transaction:
             raise DataJointError("Nested transactions are not supported.",
                                  hint="Finish the open transaction before starting another.")
