@@ -172,7 +172,7 @@ class Connection:
         if self._query_cache is not None:
             return self._cached_query(sql, args, as_dict)
         cursor = self._run_query(sql, args, reconnect)
-        return result_cache.StoredResult.of(cursor, as_dict=True) if as_dict else cursor
+        return result_cache.StoredResult.of(cursor).with_dicts() if as_dict else cursor
 
     def _cached_query(self, sql: str, args: Any, as_dict: bool) -> result_cache.StoredResult:
         result_cache.check_reading(sql)
@@ -181,9 +181,7 @@ class Connection:
         if result is None:
             result = result_cache.StoredResult.of(self._run_query(sql, args, None))
             result_cache.write(path, result)
-        if as_dict:
-            result = result_cache.StoredResult(result.names, [dict(zip(result.names, row)) for row in result.fetchall()])
-        return result
+        return result.with_dicts() if as_dict else result
 
     def _refuse_writes_while_caching(self) -> None:
         if self._query_cache is not None:

@@ -29,12 +29,14 @@ class StoredResult:
         self.rowcount = len(rows)
 
     @classmethod
-    def of(cls, cursor, *, as_dict: bool = False) -> "StoredResult":
+    def of(cls, cursor) -> "StoredResult":
         names = [column[0] for column in cursor.description or ()]
-        rows = list(cursor.fetchall()) if cursor.description else []
-        if as_dict:
-            rows = [dict(zip(names, row)) for row in rows]
-        return cls(names, rows)
+        return cls(names, list(cursor.fetchall()) if cursor.description else [])
+
+    def with_dicts(self) -> "StoredResult":
+        """The rows not yet read, as dicts of column name to value."""
+        names = self.names
+        return StoredResult(names, [dict(zip(names, row)) for row in self.fetchall()])
 
     @property
     def names(self) -> list[str]:

@@ -278,7 +278,8 @@ class Table(QueryExpression, metaclass=TableMeta):
         if len(table) > backend.max_name_length:
             raise DataJointError(f"Table name {table} is longer than {backend.max_name_length} characters.",
                                  hint="Choose a shorter class name.")
-        hidden = JOB_METADATA if (self.tier in ("imported", "computed") and connection.config["jobs.add_job_metadata"]) else ()
+        hidden = JOB_METADATA if (self.tier in ("imported", "computed")
+                                  and connection.config["jobs.add_job_metadata"]) else ()
         declaration = build_declaration(self.database, table, self.definition,
                                         lambda fk: resolve_reference(fk, context, self), hidden=hidden)
         if self.tier in ("imported", "computed") and declaration.native_key and \

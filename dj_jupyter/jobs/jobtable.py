@@ -422,7 +422,8 @@ index(status, priority, scheduled_time)
     def ignore(self, key: dict) -> None:
         """Skip this key in future populates."""
         if not self._set(key, status="ignore"):
-            self.insert1({**self._key(key), "status": "ignore", "priority": self.connection.config["jobs.default_priority"]})
+            self.insert1({**self._key(key), "status": "ignore",
+                          "priority": self.connection.config["jobs.default_priority"]})
 
     def progress(self) -> dict:
         counts = {status: 0 for status in STATUSES}

@@ -34,9 +34,9 @@ def declare(schema):
 
 
 ROWS = [
-    {"sample": 1, "label": "first", "taken": datetime.datetime(2024, 5, 1, 12, 30, 15), "day": datetime.date(2024, 5, 1),
-     "amount": decimal.Decimal("12.500"), "ident": uuid.UUID(int=7), "meta": {"k": [1, "two"]}, "good": True,
-     "weight": 0.25, "trace": np.arange(6.0).reshape(2, 3)},
+    {"sample": 1, "label": "first", "taken": datetime.datetime(2024, 5, 1, 12, 30, 15),
+     "day": datetime.date(2024, 5, 1), "amount": decimal.Decimal("12.500"), "ident": uuid.UUID(int=7),
+     "meta": {"k": [1, "two"]}, "good": True, "weight": 0.25, "trace": np.arange(6.0).reshape(2, 3)},
     {"sample": 2, "label": "second"},
 ]
 
