@@ -342,7 +342,11 @@ class QueryExpression:
         return any(name in self.heading and self.heading[name].expression is not None for name in used)
 
     # ---- join --------------------------------------------------------------------------------------
-    def join(self, other, semantic_check: bool = True, left: bool = False) -> "QueryExpression":
+    def join(self, other, semantic_check: bool = True, left: bool = False,
+             allow_nullable_pk: bool = False) -> "QueryExpression":
+        """``self * other``. A left join keeps every row of ``self``; it needs ``self`` to determine ``other``
+        unless ``allow_nullable_pk``: then the key is both keys, and ``other``'s part is NULL where no row
+        matched."""
         if inspect.isclass(other) and issubclass(other, QueryExpression):
             other = other()
         if isinstance(other, _u_class()):
@@ -351,7 +355,7 @@ class QueryExpression:
         if not isinstance(other, QueryExpression):
             raise DataJointError(f"Cannot join with {type(other).__name__}; join query expressions or tables.")
         common = check_semantic_match(self, other, semantic_check)
-        if left and not self.heading.determines(other.heading):
+        if left and not allow_nullable_pk and not self.heading.determines(other.heading):
             missing = [n for n in other.primary_key if n not in self.heading]
             raise DataJointError(
                 f"A left join (extend) needs the left operand to determine the right one; "
@@ -468,10 +472,11 @@ class QueryExpression:
         return result
 
     # ---- fetching ----------------------------------------------------------------------------------
-    def cursor(self, *, order_by=None, limit=None, offset=None, fields=None):
+    def cursor(self, *, order_by=None, limit=None, offset=None, fields=None, as_dict=False):
+        """The rows as the database returns them, undecoded (as dicts with ``as_dict``)."""
         expr = self._fetch_frame(order_by, limit, offset)
         sql, params = expr.make_sql(fields)
-        return self.connection.query(sql, params)
+        return self.connection.query(sql, params, as_dict=as_dict)
 
     def _fetch_frame(self, order_by, limit, offset) -> "QueryExpression":
         """The expression restricted by ``dj.Top(limit, order_by, offset)``, as DataJoint's fetch does.
@@ -493,15 +498,16 @@ class QueryExpression:
         return fetch_module.to_arrays(self, attrs, include_key, order_by, limit, offset, squeeze=squeeze,
                                       download_path=download_path)
 
-    def to_polars(self, order_by=None, limit=None, offset=None):
+    def to_polars(self, order_by=None, limit=None, offset=None, squeeze=False):
         import polars
 
-        return polars.from_pandas(self.to_pandas(order_by, limit, offset).reset_index())
+        return polars.from_pandas(self.to_pandas(order_by, limit, offset, squeeze=squeeze).reset_index())
 
-    def to_arrow(self, order_by=None, limit=None, offset=None):
+    def to_arrow(self, order_by=None, limit=None, offset=None, squeeze=False):
         import pyarrow
 
-        return pyarrow.Table.from_pandas(self.to_pandas(order_by, limit, offset).reset_index(), preserve_index=False)
+        return pyarrow.Table.from_pandas(self.to_pandas(order_by, limit, offset, squeeze=squeeze).reset_index(),
+                                         preserve_index=False)
 
     def keys(self, order_by=None, limit=None, offset=None, as_dict=None):
         return fetch_module.fetch_keys(self, order_by, limit, offset)

@@ -194,6 +194,17 @@ class Heading:
         b_to_a = other.determines(self)
         if a_to_b:
             attributes = self._dependent_join(other, left)
+        elif left:  # a left join with a key that may be NULL in part (join(allow_nullable_pk=True))
+            own_key = set(self.primary_key)
+            other_key = set(other.primary_key)
+            attributes = (
+                [self[n] for n in self.primary_key]
+                + [replace(other[n], in_key=True, nullable=n not in self._index) for n in other.primary_key
+                   if n not in own_key]
+                + [self[n] for n in self.secondary_attributes if n not in other_key]
+                + [replace(other[n], nullable=True) for n in other.secondary_attributes
+                   if n not in own_key and n not in self._index]
+            )
         elif b_to_a:
             attributes = other._dependent_join(self, False)
         else:

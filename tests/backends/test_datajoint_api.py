@@ -243,3 +243,31 @@ def test_logger_is_the_library_logger(caplog):
     with caplog.at_level(logging.INFO, logger=dj.logger.name):
         dj.logger.info("hello from a pipeline")
     assert "hello from a pipeline" in caplog.text
+
+
+# ---- query expressions ------------------------------------------------------------------------------------
+def test_a_left_join_may_keep_a_partly_null_key_when_allowed(tables):
+    Animal, Recording, _ = tables
+    Animal.insert([GOOD, {"animal_id": 2, "name": "Bo", "born": "2024-02-03"}])
+    Recording.insert([{"animal_id": 1, "recording": 1}, {"animal_id": 1, "recording": 2}])
+    with pytest.raises(dj.DataJointError, match="determine"):
+        Animal.join(Recording, left=True)
+    joined = Animal.join(Recording, left=True, allow_nullable_pk=True)
+    assert joined.primary_key == ["animal_id", "recording"]
+    assert joined.heading["recording"].nullable and not joined.heading["animal_id"].nullable
+    rows = sorted(((r["animal_id"], r["recording"]) for r in joined.to_dicts()), key=str)
+    assert rows == [(1, 1), (1, 2), (2, None)]
+
+
+def test_cursor_gives_undecoded_rows_as_tuples_or_dicts(tables):
+    Animal, _, _ = tables
+    Animal.insert1(GOOD)
+    assert [tuple(row) for row in Animal.proj("name").cursor().fetchall()] == [(1, "Ada")]
+    assert Animal.proj("name").cursor(as_dict=True).fetchall() == [{"animal_id": 1, "name": "Ada"}]
+
+
+def test_to_arrow_takes_squeeze_like_to_pandas(tables):
+    Animal, _, _ = tables
+    Animal.insert1(GOOD)
+    table = Animal.proj("name").to_arrow(squeeze=True)
+    assert table.column_names == ["animal_id", "name"] and table.to_pylist() == [{"animal_id": 1, "name": "Ada"}]
