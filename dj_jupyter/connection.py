@@ -165,13 +165,13 @@ class Connection:
                     path.unlink()
 
     # ---- queries ------------------------------------------------------------------------
-    def query(self, sql: str, args: Any = (), *, as_dict: bool = False, suppress_warnings: bool = True,
+    def query(self, query: str, args: Any = (), *, as_dict: bool = False, suppress_warnings: bool = True,
               reconnect: bool | None = None):
         """Run SQL with parameters (``backend.placeholder`` markers) and return the cursor (rows as dicts
         with ``as_dict``)."""
         if self._query_cache is not None:
-            return self._cached_query(sql, args, as_dict)
-        cursor = self._run_query(sql, args, reconnect)
+            return self._cached_query(query, args, as_dict)
+        cursor = self._run_query(query, args, reconnect)
         return result_cache.StoredResult.of(cursor).with_dicts() if as_dict else cursor
 
     def _cached_query(self, sql: str, args: Any, as_dict: bool) -> result_cache.StoredResult:

@@ -47,9 +47,9 @@ def _user(connection) -> str:
 class JobTable(FreeTable):
     """The job queue of one auto-populated table."""
 
-    def __init__(self, target):
-        self._target = target
-        super().__init__(target.connection, target.database, job_table_name(target.table_name))
+    def __init__(self, target_table):
+        self._target = target_table
+        super().__init__(target_table.connection, target_table.database, job_table_name(target_table.table_name))
         if not self.is_declared:
             self.declare()
 
