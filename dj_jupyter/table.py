@@ -447,7 +447,18 @@ class FreeTable(Table):
 
     _is_base_tier = None
 
-    def __init__(self, connection, schema: str, table: str | None = None):
+    def __init__(self, connection, schema: str | None = None, table: str | None = None, *,
+                 full_table_name: str | None = None):
+        """``FreeTable(connection, "schema.table")``, ``FreeTable(connection, schema, table)``, or
+        ``FreeTable("schema.table")`` on the process-wide connection."""
+        if isinstance(connection, str):
+            from .connection import conn
+
+            connection, schema = conn(), connection
+        if full_table_name is not None:
+            schema = full_table_name
+        if schema is None:
+            raise DataJointError("FreeTable needs a table name.", hint='Write FreeTable(connection, "schema.table").')
         if table is None:
             schema, table = _split_full_name(connection, schema)
         self._free_schema = schema

@@ -271,3 +271,17 @@ def test_to_arrow_takes_squeeze_like_to_pandas(tables):
     Animal.insert1(GOOD)
     table = Animal.proj("name").to_arrow(squeeze=True)
     assert table.column_names == ["animal_id", "name"] and table.to_pylist() == [{"animal_id": 1, "name": "Ada"}]
+
+
+def test_free_table_by_name_on_a_given_or_the_process_wide_connection(connection, schema, tables, monkeypatch):
+    import dj_jupyter.connection as connection_module
+
+    Animal, _, _ = tables
+    Animal.insert1(GOOD)
+    name = f"{schema.database}.{Animal.table_name}"
+    assert len(dj.FreeTable(connection, name)) == 1
+    assert len(dj.FreeTable(connection, full_table_name=name)) == 1
+    assert len(dj.FreeTable(connection, schema.database, Animal.table_name)) == 1
+    monkeypatch.setitem(connection_module._global, "connection", connection)
+    table = dj.FreeTable(name)
+    assert table.connection is connection and table.to_dicts()[0]["name"] == "Ada"
