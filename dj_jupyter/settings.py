@@ -491,3 +491,4 @@ class Config:
 
 config = Config()
 config._process_wide = True
+logger.setLevel(config["loglevel"])  # as DataJoint: the library logger follows the setting from the start
