@@ -8,8 +8,12 @@ Foreign keys and uniqueness need the database and are left to insert.
 
 from __future__ import annotations
 
+import collections.abc
+import json
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from .codecs.base import resolve
 from .errors import DataJointError
@@ -54,11 +58,11 @@ def validate_rows(table, rows, *, ignore_extra_fields: bool = False) -> Validati
     count = 0
     for index, row in enumerate(rows_of(rows)):
         count += 1
-        try:
-            values = row_as_dict(row, names)
-        except DataJointError as error:
-            errors.append((index, None, _without_hint(error)))
+        problem = _row_form_problem(row, len(names))
+        if problem:
+            errors.append((index, None, problem))
             continue
+        values = row_as_dict(row, names)
         if not ignore_extra_fields:
             errors.extend((index, name, f"Field '{name}' not in table heading") for name in values
                           if name not in heading)
@@ -95,15 +99,39 @@ def _value_check(attribute, backend):
 
         return check_codec
     convert = backend.encoder(attribute.type)
+    core = attribute.type.name if attribute.type.category == "core" else None
 
     def check_conversion(value):
         try:
             convert(value)
         except (DataJointError, TypeError, ValueError) as error:
+            if core == "uuid":
+                return f"Invalid UUID format: {value}"
+            if core == "json":
+                return f"Value not JSON serializable: {_json_problem(value) or _without_hint(error)}"
             return f"Invalid value for {attribute.type.text}: {_without_hint(error)}"
         return None
 
     return check_conversion
+
+
+def _row_form_problem(row, attribute_count: int) -> str | None:
+    """What keeps ``row`` from being read as a row at all, in DataJoint's words."""
+    if isinstance(row, (collections.abc.Mapping, np.void)):
+        return None
+    if isinstance(row, (list, tuple, np.ndarray)):
+        if len(row) != attribute_count:
+            return f"Incorrect number of attributes: {len(row)} given, {attribute_count} expected"
+        return None
+    return f"Invalid row type: {type(row).__name__}"
+
+
+def _json_problem(value) -> str | None:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as error:
+        return str(error)
+    return None
 
 
 def _is_null(value) -> bool:
