@@ -490,5 +490,5 @@ class Config:
 
 
 config = Config()
-config._process_wide = True
 logger.setLevel(config["loglevel"])  # as DataJoint: the library logger follows the setting from the start
+config._process_wide = True

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import dj_jupyter as dj
 from tests.conftest import connection_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_instance(backend, tmp_path, **settings):
@@ -131,3 +138,27 @@ def test_thread_safe_mode_is_read_from_the_environment(monkeypatch):
             dj.config.get("display.limit")
     monkeypatch.setenv("DJ_THREAD_SAFE", "false")
     assert dj.config.get("display.limit") > 0
+
+
+def test_a_process_started_in_thread_safe_mode_imports_and_works_through_an_instance(tmp_path):
+    """DJ_THREAD_SAFE set before the process starts, as it is meant to be used."""
+    script = textwrap.dedent(f"""
+        import dj_jupyter as dj
+        lab = dj.Instance(backend="sqlite", database__path={str(tmp_path / "lab.sqlite3")!r}, safemode=False)
+        schema = lab.Schema("lab")
+
+        @schema
+        class Item(dj.Manual):
+            definition = "item : int32"
+
+        Item.insert([(1,), (2,)])
+        (Item & "item = 1").delete()
+        try:
+            dj.config["safemode"]
+        except dj.ThreadSafetyError:
+            print("refused", len(Item()))
+    """)
+    env = dict(os.environ, DJ_THREAD_SAFE="true", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "refused 1"
