@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from . import result_cache
 from .backends import get_backend
+from .backends.base import FetchedResult
 from .errors import DataJointError, LostConnectionError
 from .settings import check_thread_safe, config as global_config
 
@@ -172,14 +173,14 @@ class Connection:
         if self._query_cache is not None:
             return self._cached_query(query, args, as_dict)
         cursor = self._run_query(query, args, reconnect)
-        return result_cache.StoredResult.of(cursor).with_dicts() if as_dict else cursor
+        return FetchedResult.of(cursor).with_dicts() if as_dict else cursor
 
-    def _cached_query(self, sql: str, args: Any, as_dict: bool) -> result_cache.StoredResult:
+    def _cached_query(self, sql: str, args: Any, as_dict: bool) -> FetchedResult:
         result_cache.check_reading(sql)
         path = result_cache.cache_file(self.config["query_cache"], self._query_cache, sql, args)
         result = result_cache.read(path)
         if result is None:
-            result = result_cache.StoredResult.of(self._run_query(sql, args, None))
+            result = FetchedResult.of(self._run_query(sql, args, None))
             result_cache.write(path, result)
         return result.with_dicts() if as_dict else result
 

@@ -71,6 +71,59 @@ class TableDDL:
     indexes: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)  # (columns, unique)
 
 
+class FetchedResult:
+    """A statement's result with its rows already read, used like a driver cursor: one statement of a
+    multi-statement round trip, rows turned into dicts, or a result read back from the query cache."""
+
+    def __init__(self, description, rows: list, rowcount: int | None = None, lastrowid=None):
+        self.description = description
+        self.rows = rows
+        self.rowcount = len(rows) if rowcount is None else rowcount
+        self.lastrowid = lastrowid
+        self._next = 0
+
+    @classmethod
+    def of(cls, cursor) -> "FetchedResult":
+        rows = list(cursor.fetchall()) if cursor.description else []
+        return cls(cursor.description, rows, cursor.rowcount, getattr(cursor, "lastrowid", None))
+
+    @classmethod
+    def named(cls, names: list[str], rows: list) -> "FetchedResult":
+        return cls([(name, None, None, None, None, None, None) for name in names], rows)
+
+    @property
+    def names(self) -> list[str]:
+        return [column[0] for column in self.description or ()]
+
+    def with_dicts(self) -> "FetchedResult":
+        """The rows not yet read, as dicts of column name to value."""
+        names = self.names
+        return FetchedResult(self.description, [dict(zip(names, row)) for row in self.fetchall()], self.rowcount,
+                             self.lastrowid)
+
+    def fetchone(self):
+        if self._next >= len(self.rows):
+            return None
+        self._next += 1
+        return self.rows[self._next - 1]
+
+    def fetchmany(self, size: int = 1) -> list:
+        rows = self.rows[self._next:self._next + size]
+        self._next += len(rows)
+        return rows
+
+    def fetchall(self) -> list:
+        rows = self.rows[self._next:]
+        self._next = len(self.rows)
+        return rows
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+    def close(self) -> None:
+        self.rows, self._next = [], 0
+
+
 class Backend:
     """Base class; subclasses fill in the dialect."""
 

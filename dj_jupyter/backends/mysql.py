@@ -32,7 +32,7 @@ from ..errors import (
     TransactionConflictError,
 )
 from ._server import as_bool, coerce_default, natural_key, scrub
-from .base import Backend, ColumnDDL, ColumnInfo, ForeignKeyInfo, TableDDL, parse_default_sql
+from .base import Backend, ColumnDDL, ColumnInfo, FetchedResult, ForeignKeyInfo, TableDDL, parse_default_sql
 
 SQL_MODE = ("NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,STRICT_ALL_TABLES,"
             "NO_ENGINE_SUBSTITUTION,ONLY_FULL_GROUP_BY")
@@ -57,39 +57,6 @@ _CORE_TYPES = {
 _LOST = {2006, 2013, 2014, 2045, 2055, 4031, 1927, 1053, 2003, 2002}
 _ACCESS = {1044, 1045, 1142, 1143, 1227, 1370, 1211, 1410}
 _VALUE = {1406, 1264, 1265, 1366, 1292, 4025, 3819, 1367, 1300, 3140, 1690, 1441}
-
-
-class _StatementResult:
-    """One statement's result from a multi-statement round trip, read like a cursor."""
-
-    def __init__(self, cursor):
-        self.rowcount = cursor.rowcount
-        self.lastrowid = cursor.lastrowid
-        self.description = cursor.description
-        self._rows = list(cursor.fetchall()) if cursor.description else []
-        self._next = 0
-
-    def fetchone(self):
-        if self._next >= len(self._rows):
-            return None
-        self._next += 1
-        return self._rows[self._next - 1]
-
-    def fetchmany(self, size: int = 1):
-        rows = self._rows[self._next:self._next + size]
-        self._next += len(rows)
-        return rows
-
-    def fetchall(self):
-        rows = self._rows[self._next:]
-        self._next = len(self._rows)
-        return rows
-
-    def __iter__(self):
-        return iter(self.fetchall())
-
-    def close(self) -> None:
-        self._rows = []
 
 
 class MySQLBackend(Backend):
@@ -168,7 +135,7 @@ class MySQLBackend(Backend):
         returns the first one's result and leaves no unread results behind on the connection."""
         cursor = super().execute(raw, sql, params)
         if getattr(getattr(cursor, "_result", None), "has_next", False):
-            first = _StatementResult(cursor)
+            first = FetchedResult.of(cursor)
             while cursor.nextset():
                 pass
             return first
@@ -182,10 +149,10 @@ class MySQLBackend(Backend):
         cursor = raw.cursor()
         text = ";\n".join(cursor.mogrify(sql, None if params is None else tuple(params)) for sql, params in statements)
         cursor.execute(text)
-        results = [_StatementResult(cursor)]
+        results = [FetchedResult.of(cursor)]
         while len(results) < len(statements):
             cursor.nextset()
-            results.append(_StatementResult(cursor))
+            results.append(FetchedResult.of(cursor))
         return results
 
     def ping(self, raw) -> bool:
