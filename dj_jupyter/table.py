@@ -59,10 +59,6 @@ def load_heading(connection, schema: str, table: str, *, include_hidden: bool = 
     return heading
 
 
-def lineage_ref(backend, schema: str) -> str:
-    return backend.table_ref(schema, LINEAGE_TABLE)
-
-
 def schema_lineages(connection, schema: str) -> tuple[dict[str, dict[str, str]], bool]:
     """table -> attribute -> origin from the schema's ``~lineage`` table, and whether that table exists."""
     cache = connection._heading_cache.get(("~lineage", schema))
@@ -72,7 +68,7 @@ def schema_lineages(connection, schema: str) -> tuple[dict[str, dict[str, str]],
         available = LINEAGE_TABLE in backend.list_tables(connection, schema)
         lineages: dict[str, dict[str, str]] = {}
         if available:
-            rows = connection.query(f"SELECT table_name, attribute_name, lineage FROM {lineage_ref(backend, schema)}").fetchall()
+            rows = connection.query(backend.lineage_rows_sql(schema)).fetchall()
             for table_name, attribute, lineage in rows:
                 lineages.setdefault(table_name, {})[attribute] = lineage
         cache = connection._heading_cache[("~lineage", schema)] = (lineages, available)
@@ -94,12 +90,10 @@ def ensure_lineage_table(connection, schema: str) -> None:
 def write_lineage(connection, schema: str, table: str, lineage: dict[str, str]) -> None:
     backend = connection.backend
     ensure_lineage_table(connection, schema)
-    ref = lineage_ref(backend, schema)
-    p = backend.placeholder
-    connection.query(f"DELETE FROM {ref} WHERE table_name = {p}", (table,))
+    connection.query(backend.lineage_delete_sql(schema), (table,))
     if lineage:
-        sql = backend.insert_sql(ref, ["table_name", "attribute_name", "lineage"], ["table_name", "attribute_name"],
-                                 "replace")
+        sql = backend.insert_sql(backend.table_ref(schema, LINEAGE_TABLE), ["table_name", "attribute_name", "lineage"],
+                                 ["table_name", "attribute_name"], "replace")
         connection.executemany(sql, [(table, name, origin) for name, origin in lineage.items()])
     invalidate_caches(connection, schema)
 
@@ -420,8 +414,7 @@ class Table(QueryExpression, metaclass=TableMeta):
         with connection.atomic():
             connection.execute_ddl(backend.drop_table_sql(self.database, self.table_name))
             if LINEAGE_TABLE in backend.list_tables(connection, self.database):
-                connection.query(f"DELETE FROM {lineage_ref(backend, self.database)} WHERE table_name = "
-                                 f"{backend.placeholder}", (self.table_name,))
+                connection.query(backend.lineage_delete_sql(self.database), (self.table_name,))
         invalidate_caches(connection, self.database)
 
     def drop(self, prompt: bool | None = None, part_integrity: str = "enforce") -> None:

@@ -326,6 +326,15 @@ class Backend:
         """DDL of the ``~lineage`` table (DataJoint's layout)."""
         raise NotImplementedError
 
+    def lineage_rows_sql(self, schema: str) -> str:
+        """Every (table, attribute, origin) row of the schema's ``~lineage`` table."""
+        columns = ", ".join(self.quote(c) for c in ("table_name", "attribute_name", "lineage"))
+        return f"SELECT {columns} FROM {self.table_ref(schema, '~lineage')}"
+
+    def lineage_delete_sql(self, schema: str) -> str:
+        """Remove one table's rows from the ``~lineage`` table (its name is the parameter)."""
+        return f"DELETE FROM {self.table_ref(schema, '~lineage')} WHERE {self.quote('table_name')} = {self.placeholder}"
+
     def primary_keys(self, conn, schema: str) -> dict[str, list[str]]:
         """Primary-key columns of every table in ``schema``, in key order."""
         raise NotImplementedError
