@@ -10,8 +10,8 @@ import subprocess
 from typing import Dict, List, Optional
 
 from .processes import (HOST, INSTALL_HINT, PORT_RETRIES, START_TIMEOUT, TEST_USER, free_port, is_root,
-                        make_base_dir, port_in_use, register, require_user, run, Server, ServerError, tail,
-                        wait_until, Watchdog)
+                        launched, make_base_dir, port_in_use, register, require_user, run, Server,
+                        ServerError, tail, wait_until, Watchdog)
 
 
 def find_mariadb_binaries() -> Dict[str, str]:
@@ -225,12 +225,7 @@ class _MariaDB:
 def start_mariadb(base_dir: Optional[str] = None, log_statements: bool = False,
                   max_connections: int = 200) -> Server:
     """Start a fresh MariaDB server; returns a :class:`Server` for user ``dj_test``."""
-    impl = _MariaDB(base_dir, log_statements, max_connections)
-    try:
-        impl.start()
-    except BaseException:
-        impl.stop()
-        raise
+    impl = launched(_MariaDB(base_dir, log_statements, max_connections))
     srv = Server(
         kind="mariadb", host=HOST, port=impl.port, user=TEST_USER, password=impl.password,
         base_dir=impl.base, log_path=impl.log, error_log_path=impl.error_log,

@@ -12,8 +12,8 @@ import subprocess
 from typing import List, Optional
 
 from .processes import (HOST, INSTALL_HINT, PORT_RETRIES, START_TIMEOUT, TEST_USER, as_user, free_port,
-                        is_root, make_base_dir, port_in_use, port_is_open, register, require_user, run,
-                        Server, ServerError, tail, wait_until, Watchdog)
+                        is_root, launched, make_base_dir, port_in_use, port_is_open, register, require_user,
+                        run, Server, ServerError, tail, wait_until, Watchdog)
 
 
 def find_postgres_bindir() -> str:
@@ -207,12 +207,7 @@ class _Postgres:
 def start_postgres(base_dir: Optional[str] = None, log_statements: bool = False,
                    max_connections: int = 200) -> Server:
     """Start a fresh PostgreSQL server; returns a :class:`Server` for user ``dj_test``."""
-    impl = _Postgres(base_dir, log_statements, max_connections)
-    try:
-        impl.start()
-    except BaseException:
-        impl.stop()
-        raise
+    impl = launched(_Postgres(base_dir, log_statements, max_connections))
     srv = Server(
         kind="postgres", host=HOST, port=impl.port, user=TEST_USER, password=impl.password,
         base_dir=impl.base, log_path=impl.log, error_log_path=impl.log, data_dir=impl.data,

@@ -132,6 +132,16 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
+def launched(impl):
+    """``impl`` (a server implementation) started, or stopped again, leaving nothing, if it cannot start."""
+    try:
+        impl.start()
+    except BaseException:
+        impl.stop()
+        raise
+    return impl
+
+
 def register(srv: Server) -> Server:
     with _REGISTRY_LOCK:
         _REGISTRY.add(srv)

@@ -12,8 +12,8 @@ import urllib.error
 import urllib.request
 from typing import Optional
 
-from .processes import (HOST, PORT_RETRIES, START_TIMEOUT, free_port, make_base_dir, port_in_use, register,
-                        Server, ServerError, tail, wait_until, Watchdog)
+from .processes import (HOST, PORT_RETRIES, START_TIMEOUT, free_port, launched, make_base_dir, port_in_use,
+                        register, Server, ServerError, tail, wait_until, Watchdog)
 
 
 class _S3:
@@ -85,12 +85,7 @@ class _S3:
 
 def start_s3(base_dir: Optional[str] = None) -> Server:
     """Start a moto S3 server (separate process) on 127.0.0.1 and a free port."""
-    impl = _S3(base_dir)
-    try:
-        impl.start()
-    except BaseException:
-        impl.stop()
-        raise
+    impl = launched(_S3(base_dir))
     url = f"http://{HOST}:{impl.port}"
     srv = Server(
         kind="s3", host=HOST, port=impl.port, user=impl.access_key, password=impl.secret_key,
