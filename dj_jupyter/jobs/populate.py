@@ -502,7 +502,7 @@ def populate(table, *restrictions, suppress_errors: bool = False, return_excepti
         raise DataJointError("populate() cannot run inside a transaction.", hint="Commit or roll back first.")
     _clear_stop(table)
     jobs = table.jobs if reserve_jobs else None
-    recorder = jobs if jobs is not None else (table.jobs if table.connection.config["jobs.keep_completed"] else None)
+    recorder = _recorder(table, jobs)
     if reserve_jobs:
         if refresh is None:
             refresh = connection.config["jobs.auto_refresh"]
@@ -592,11 +592,19 @@ def _worker_init(table, reserve_jobs, suppress_errors, return_exception_objects,
                          return_exception_objects=return_exception_objects, make_kwargs=make_kwargs)
 
 
+def _recorder(table, jobs):
+    """The job table that records successes: the reserving one, else the table's own when
+    ``jobs.keep_completed`` asks for records of direct populates too."""
+    if jobs is not None:
+        return jobs
+    return table.jobs if table.connection.config["jobs.keep_completed"] else None
+
+
 def _worker_make(key):
     state = _worker_state
     table = state["table"]
     jobs = table.jobs if state["reserve_jobs"] else None
-    recorder = jobs if jobs is not None else (table.jobs if table.connection.config["jobs.keep_completed"] else None)
+    recorder = _recorder(table, jobs)
     try:
         return _make_one(table, key, jobs, state["suppress_errors"], state["return_exception_objects"],
                          state["make_kwargs"], recorder)
