@@ -82,11 +82,17 @@ def qualified(node, database) -> str:
     return name if node[0] == database else f"{node[0]}.{name}"
 
 
-def as_expression(value, text: str) -> QueryExpression:
+def bound_instance(value):
+    """A table class as an instance (it must belong to a schema); any other value as it is."""
     if inspect.isclass(value) and issubclass(value, Table):
         if value.database is None:
             raise MagicError(f"{value.__name__} is not bound to a schema.", hint="Declare it first.")
         return value()
+    return value
+
+
+def as_expression(value, text: str) -> QueryExpression:
+    value = bound_instance(value)
     if isinstance(value, QueryExpression):
         return value
     raise MagicError(f"The cell evaluates to a {type(value).__name__}, not a query expression.",

@@ -32,8 +32,8 @@ from dj_jupyter.table import Table, tier_of
 from . import display as views
 from .confirm import Confirmation
 from .declarations import DeclarationCommands
-from .helpers import (MagicError, as_expression, ask_password, count_of, diagram_widget_class, display_name,
-                      display_name_from, existing_connection, qualified, shortened, target_of)
+from .helpers import (MagicError, as_expression, ask_password, bound_instance, count_of, diagram_widget_class,
+                      display_name, display_name_from, existing_connection, qualified, shortened, target_of)
 from .parsing import scan, split_options
 from .populate_commands import PopulateCommands
 
@@ -336,11 +336,7 @@ class DJMagic(DeclarationCommands, PopulateCommands, Magics, Configurable):
 
     def _table(self, text: str, what: str = "table"):
         """A table instance from a class name or expression (``Session``, ``lab.Session.Trial``)."""
-        value = self._evaluate(text, what)
-        if inspect.isclass(value) and issubclass(value, Table):
-            if value.database is None:
-                raise MagicError(f"{value.__name__} is not bound to a schema.", hint="Declare it first.")
-            return value()
+        value = bound_instance(self._evaluate(text, what))
         if isinstance(value, Table):
             return value
         raise MagicError(f"`{text.strip()}` is not a table (it is a {type(value).__name__}).",
