@@ -128,13 +128,7 @@ class Reader:
         self.need(size)
         outer = self.end
         self.end = stop = self.pos + size
-        self.need(1)
-        code = self.buf[self.pos]
-        self.pos += 1
-        handler = self.handlers.get(code)
-        if handler is None:
-            raise DataJointError(f'Unknown data structure code "{chr(code)}" ({code:#04x}) in blob')
-        value = handler()
+        value = self.read()
         if self.pos != stop:
             raise DataJointError("Blob length check failed! Invalid blob")
         self.end = outer
