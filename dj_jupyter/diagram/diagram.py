@@ -233,14 +233,8 @@ class Diagram:
             if isinstance(arg, Diagram):
                 result.context = {**self.context, **arg.context}
             return result
-        levels = _levels(arg)
-        for _ in range(levels):
-            new = {link.child for node in result._show for link in self._graph.children.get(node, ())} - result._show
-            if not new:
-                break
-            result._show |= new
-            result._expanded |= new
-        return result
+        return self._grown(result, lambda node: (link.child for link in self._graph.children.get(node, ())),
+                           _levels(arg))
 
     __radd__ = __add__
 
@@ -252,9 +246,14 @@ class Diagram:
             result._show -= other[0]
             result._expanded &= result._show
             return result
-        levels = _levels(arg)
+        return self._grown(result, lambda node: (link.parent for link in self._graph.parents.get(node, ())),
+                           _levels(arg))
+
+    @staticmethod
+    def _grown(result: "Diagram", neighbours, levels: int) -> "Diagram":
+        """``result`` with up to ``levels`` rings of ``neighbours`` (children or parents) shown and expanded."""
         for _ in range(levels):
-            new = {link.parent for node in result._show for link in self._graph.parents.get(node, ())} - result._show
+            new = {other for node in result._show for other in neighbours(node)} - result._show
             if not new:
                 break
             result._show |= new
